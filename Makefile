@@ -1,0 +1,26 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - create .venv, install, run configs/quick.yaml into runs/quick/
+#   make test  - create or reuse .venv, install the dev extras, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: run test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch and torchvision are resolved together from the registry (never pinned to a local torch build).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/vision-collapse run configs/quick.yaml --out runs/quick
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

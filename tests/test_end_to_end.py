@@ -1,0 +1,119 @@
+"""The CLI end to end on a tiny 16x16 UNet: files, columns, determinism, resume and refusal to overwrite."""
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vision_collapse.cli import main
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "data.resolution=16",
+    "model.channels=[8,16]",
+    "model.sampling_steps=3",
+    "model.guidance_scale=2",
+    "train.steps=15",
+    "train.batch_size=16",
+    "judge.epochs=2",
+    "loop.generations=2",
+]
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One finished 2-generation run, shared by the checks below."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_run_folder_layout(tiny_run):
+    for name in ["config.yaml", "judge.json", "metrics.csv", "summary.csv", "DONE",
+                 "plots/class_frequency.png", "plots/per_class_fid.png"]:
+        assert (tiny_run / name).is_file(), name
+    for g in (0, 1):
+        gen = tiny_run / f"gen_{g:03d}"
+        for name in ["grid.png", "manifest.csv", "samples.npz", "DONE", "model/model_index.json",
+                     "model/unet/config.json", "model/scheduler/scheduler_config.json"]:
+            assert (gen / name).is_file(), f"gen {g}: {name}"
+
+
+def test_metrics_and_summary_columns(tiny_run):
+    rows = _rows(tiny_run / "metrics.csv")
+    assert len(rows) == 2 * 10
+    assert {"generation", "class_index", "class_name", "train_count", "gen_freq", "fid"} <= set(rows[0])
+    for g in (0, 1):
+        freq = [float(r["gen_freq"]) for r in rows if r["generation"] == str(g)]
+        assert abs(sum(freq) - 1) < 1e-6
+    summary = _rows(tiny_run / "summary.csv")
+    assert [s["generation"] for s in summary] == ["0", "1"]
+    assert {"generation", "fid", "dominant_share", "tail_share", "train_seconds", "sample_seconds"} <= set(summary[0])
+
+
+def test_generations_replace_and_resample(tiny_run):
+    gen0 = _rows(tiny_run / "gen_000" / "manifest.csv")
+    gen1 = _rows(tiny_run / "gen_001" / "manifest.csv")
+    assert all(r["source"] == "real" for r in gen0) and all(r["source"] == "gen0" for r in gen1)
+    assert len(gen0) == len(gen1)
+    with np.load(tiny_run / "gen_000" / "samples.npz") as z:
+        assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 16, 16)
+        # generation 1 trains on exactly generation 0's labelled samples
+        assert sorted(int(r["label"]) for r in gen1) == sorted(z["labels"].tolist())
+    counts0 = np.bincount([int(r["label"]) for r in gen0], minlength=10)
+    metrics = _rows(tiny_run / "metrics.csv")
+    assert [int(r["train_count"]) for r in metrics if r["generation"] == "0"] == counts0.tolist()
+
+
+def test_grid_image_has_a_row_per_class(tiny_run):
+    picture = Image.open(tiny_run / "gen_000" / "grid.png")
+    # 16x16 tiles are upscaled 2x, 2-pixel padding, 10 class rows
+    assert picture.height == (10 * (16 + 2) + 2) * 2
+
+
+def test_same_seed_same_metrics_and_resume(tiny_run, tmp_path):
+    again = tmp_path / "again"
+    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(again)]) == 0
+    assert (again / "metrics.csv").read_bytes() == (tiny_run / "metrics.csv").read_bytes()
+    # lose the second generation as a crash would, then resume by re-running the same command
+    shutil.rmtree(again / "gen_001")
+    (again / "DONE").unlink()
+    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(again)]) == 0
+    assert (again / "metrics.csv").read_bytes() == (tiny_run / "metrics.csv").read_bytes()
+
+
+def test_different_config_is_refused_and_nothing_changes(tiny_run, capsys):
+    before = (tiny_run / "metrics.csv").read_bytes()
+    assert main(["run", "configs/quick.yaml", *TINY, "seed=1", "--out", str(tiny_run)]) == 2
+    err = capsys.readouterr().err
+    assert "seed: 0 -> 1" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (tiny_run / "metrics.csv").read_bytes() == before
+
+
+def test_grid_and_plot_commands_redraw(tiny_run):
+    (tiny_run / "plots" / "class_frequency.png").unlink()
+    (tiny_run / "gen_001" / "grid.png").unlink()
+    assert main(["plot", str(tiny_run)]) == 0
+    assert main(["grid", str(tiny_run)]) == 0
+    assert (tiny_run / "plots" / "class_frequency.png").is_file()
+    assert (tiny_run / "gen_001" / "grid.png").is_file()
+
+
+def test_dry_run_and_typo(capsys):
+    assert main(["run", "configs/quick.yaml", "loop.generations=8", "--dry-run"]) == 0
+    assert "generations: 8" in capsys.readouterr().out
+    assert main(["run", "configs/quick.yaml", "loop.generatons=8"]) == 2
+    assert "did you mean 'loop.generations'" in capsys.readouterr().err
+
+
+def test_not_a_run_folder(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err

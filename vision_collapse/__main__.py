@@ -1,0 +1,5 @@
+"""Allow `python -m vision_collapse ...`."""
+
+from vision_collapse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""The `vision-collapse` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vision_collapse.errors import UserError
+
+DEFAULT_CONFIG = Path("configs/quick.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="vision-collapse", description="Recursive-training collapse testbed.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run or resume a recursive experiment")
+    run.add_argument("items", nargs="*", metavar="CONFIG|KEY=VALUE",
+                     help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides such as loop.generations=8")
+    run.add_argument("--out", type=Path, help="run folder (default runs/<config name>)")
+    run.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
+    for name, text in (("grid", "redraw every generation's grid.png"), ("plot", "redraw RUN/plots/*.png")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("run", type=Path, help="a run folder, finished or partial")
+    return parser
+
+
+def _split_items(items: list[str]) -> tuple[Path | None, list[str]]:
+    """Separate the optional CONFIG path from the KEY=VALUE overrides."""
+    if items and "=" not in items[0]:
+        return Path(items[0]), items[1:]
+    return (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), items
+
+
+def _require_run(run: Path) -> None:
+    """Fail with one line unless `run` looks like a run folder."""
+    if not (run / "config.yaml").is_file():
+        raise UserError(f"{str(run)!r} is not a run folder (no config.yaml); pass a folder made by 'vision-collapse run'")
+
+
+def cmd_run(args) -> int:
+    """vision-collapse run."""
+    from vision_collapse.config import config_to_yaml, load_config
+
+    config_path, overrides = _split_items(args.items)
+    cfg = load_config(config_path, overrides)
+    if args.dry_run:
+        print(config_to_yaml(cfg), end="")
+        return 0
+    from vision_collapse.loop.experiment import run_experiment
+
+    out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    run = run_experiment(cfg, out, force=args.force)
+    print(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
+    return 0
+
+
+def cmd_grid(args) -> int:
+    """vision-collapse grid RUN."""
+    from vision_collapse.config import config_from_yaml_text
+    from vision_collapse.loop import run_dir as rd
+    from vision_collapse.viz.grid import class_grid
+
+    _require_run(args.run)
+    cfg = config_from_yaml_text((args.run / rd.CONFIG).read_text())
+    written = 0
+    for gen_dir in sorted(args.run.glob("gen_[0-9][0-9][0-9]")):
+        if (gen_dir / rd.SAMPLES).is_file():
+            samples, _ = rd.load_samples(gen_dir / rd.SAMPLES)
+            rd.atomic_save_png(gen_dir / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))
+            written += 1
+    print(f"wrote {written} grid(s) under {args.run}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    """vision-collapse plot RUN."""
+    from vision_collapse.viz.plots import draw_plots
+
+    _require_run(args.run)
+    paths = draw_plots(args.run)
+    if not paths:
+        raise UserError(f"{str(args.run)!r} has no finished generation yet; wait for generation 0 to end")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a subcommand, turning user mistakes into one-line errors."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "grid": cmd_grid, "plot": cmd_plot}[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,284 @@
+"""Experiment configuration: frozen dataclasses loaded from YAML, with `key.sub=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vision_collapse.errors import UserError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which real images to use and how to make them imbalanced."""
+
+    name: str = "digits"  # dataset; 'digits' (scikit-learn's bundled 8x8 digits) is embedded
+    test_fraction: float = 0.2  # share of each class held out as real test images, never trained on
+    imbalance: str = "exp"  # 'exp' (CIFAR-LT long tail) or 'none' (every class n_max)
+    imbalance_factor: float = 20.0  # IF: head count / rarest count for 'exp'
+    n_max: int = 0  # training images of the head class; 0 means as many as the scarcest class holds
+    head: str = "0"  # class name of the head class; the rest follow in class order
+    resolution: int = 0  # side length images are resized to; 0 keeps the dataset's own (8 for digits)
+
+    def __post_init__(self):
+        _check(self.name in ("digits",), f"unknown data.name {self.name!r}; the available dataset is 'digits'")
+        _check(0 < self.test_fraction < 1, "data.test_fraction must lie in (0, 1), e.g. data.test_fraction=0.2")
+        _check(self.imbalance in ("exp", "none"), "data.imbalance must be 'exp' or 'none'")
+        _check(self.imbalance_factor >= 1, "data.imbalance_factor must be >= 1 (1 means balanced)")
+        _check(self.n_max >= 0, "data.n_max must be >= 0 (0 means as many as possible)")
+        _check(self.resolution >= 0, "data.resolution must be >= 0 (0 keeps the native size)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The diffusion model: a diffusers UNet2DModel, DDPM training, DDIM sampling."""
+
+    conditional: bool = True  # class-conditional with classifier-free guidance, or unconditional
+    channels: tuple[int, ...] = (32, 64)  # UNet block_out_channels, one entry per resolution level
+    layers_per_block: int = 1  # ResNet layers per UNet block
+    train_timesteps: int = 1000  # length of the DDPM noise schedule
+    beta_schedule: str = "squaredcos_cap_v2"  # DDPM beta schedule; cosine suits tiny images
+    sampling_steps: int = 20  # DDIM steps at sampling time
+    guidance_scale: float = 1.0  # CFG weight w: eps_u + w (eps_c - eps_u); 1 means plain conditional
+    label_dropout: float = 0.1  # training labels dropped to the null class, so CFG has an unconditional model
+    temperature: float = 1.0  # scale of the initial noise; below 1 biases sampling toward the modes
+
+    def __post_init__(self):
+        _check(len(self.channels) >= 1 and min(self.channels) > 0, "model.channels needs positive entries, e.g. [32, 64]")
+        _check(self.sampling_steps >= 1, "model.sampling_steps must be >= 1")
+        _check(0 <= self.label_dropout < 1, "model.label_dropout must lie in [0, 1)")
+        _check(self.temperature > 0, "model.temperature must be > 0 (1 is unbiased sampling)")
+        _check(self.guidance_scale >= 0, "model.guidance_scale must be >= 0")
+        _check(
+            self.conditional or self.guidance_scale == 1.0,
+            "model.guidance_scale needs a conditional model; set model.conditional=true or drop guidance_scale",
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of one generation's model."""
+
+    steps: int = 400  # optimiser steps per generation, from scratch
+    batch_size: int = 128  # images per step, drawn with replacement
+    lr: float = 2e-3  # AdamW peak learning rate
+    warmup_steps: int = 25  # linear warm-up before the cosine decay
+    ema_decay: float = 0.995  # EMA ceiling; diffusers' EMA warm-up ramps up to it
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+
+    def __post_init__(self):
+        _check(self.steps >= 1 and self.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
+        _check(self.lr > 0, "train.lr must be > 0")
+        _check(0 <= self.ema_decay < 1, "train.ema_decay must lie in [0, 1)")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """The recursive loop."""
+
+    generations: int = 5  # generations to train; generation 0 learns from real images
+    strategy: str = "replace"  # 'replace': generation g trains only on generation g-1's samples
+
+    def __post_init__(self):
+        _check(self.generations >= 1, "loop.generations must be >= 1, e.g. loop.generations=5")
+        _check(self.strategy == "replace", "loop.strategy must be 'replace'")
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The reference classifier trained on all real training images."""
+
+    epochs: int = 30  # passes over the real training pool
+    batch_size: int = 64
+    lr: float = 2e-3  # Adam learning rate
+    width: int = 32  # channels of the first conv layer; features are 2 x width wide
+
+    def __post_init__(self):
+        _check(self.epochs >= 1 and self.batch_size >= 1 and self.width >= 1, "judge.epochs, batch_size, width must be >= 1")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Measurement and pictures."""
+
+    tail_fraction: float = 0.3  # tail_share covers this rarest share of classes (by real count)
+    grid_per_class: int = 10  # samples per class row in grid.png
+
+    def __post_init__(self):
+        _check(0 < self.tail_fraction < 1, "eval.tail_fraction must lie in (0, 1)")
+        _check(self.grid_per_class >= 1, "eval.grid_per_class must be >= 1")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole recursive experiment."""
+
+    seed: int = 0  # seeds the subset, every model and every sample
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _check(ok: bool, message: str) -> None:
+    """Raise a UserError with `message` unless `ok`."""
+    if not ok:
+        raise UserError(message)
+
+
+def _coerce(value, typ, key: str):
+    """Convert a YAML value to the declared field type, or say which key has the wrong type."""
+    origin = typing.get_origin(typ)
+    if origin is tuple:
+        (inner, _) = typing.get_args(typ)
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{key} must be a list, e.g. {key}=[32,64]; got {value!r}")
+        return tuple(_coerce(v, inner, key) for v in value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)  # class names such as 0 arrive from YAML as numbers
+    raise UserError(f"{key} must be of type {typ.__name__}; got {value!r}")
+
+
+def _build(cls, values: dict, prefix: str = ""):
+    """Make dataclass `cls` from a nested dict, rejecting unknown keys with a suggestion."""
+    if not isinstance(values, dict):
+        raise UserError(f"{prefix.rstrip('.') or 'the config'} must be a mapping of keys to values")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            raise UserError(_unknown_key_message(prefix + str(key)))
+    kwargs = {}
+    for name in names:
+        if name not in values:
+            continue
+        typ, value = hints[name], values[name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = _build(typ, value or {}, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, typ, prefix + name)
+    return cls(**kwargs)
+
+
+def all_keys(cls=ExperimentConfig, prefix: str = "") -> list[str]:
+    """Every dotted key of the config, such as 'loop.generations'."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys += all_keys(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _unknown_key_message(key: str) -> str:
+    """One line naming an unknown key and the nearest valid one."""
+    near = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else "; see README for the valid keys"
+    return f"unknown config key '{key}'{hint}"
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Turn ['loop.generations=8', ...] into a nested dict, parsing values as YAML."""
+    nested: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"override {item!r} is not KEY=VALUE, e.g. loop.generations=8")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override {item!r} conflicts with an earlier override of {part!r}")
+        node[parts[-1]] = value
+    return nested
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Deep-merge `extra` into a copy of `base`."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Load a YAML config (or the defaults when `path` is None) and apply KEY=VALUE overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file {str(path)!r} not found; pass an existing YAML file such as configs/quick.yaml")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            where = f" at line {line + 1}" if line is not None else ""
+            raise UserError(f"config file {str(path)!r} is not valid YAML{where}; fix its syntax") from None
+    return _build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))))
+
+
+def config_to_dict(cfg) -> dict:
+    """Plain nested dict of a config, tuples as lists, ready for YAML."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            value = config_to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def config_to_yaml(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def config_from_yaml_text(text: str) -> ExperimentConfig:
+    """Rebuild a config from the YAML that `config_to_yaml` wrote."""
+    return _build(ExperimentConfig, yaml.safe_load(text) or {})
+
+
+def diff_configs(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
+    """Dotted keys whose values differ between two configs, as 'key: a -> b'."""
+    flat_a, flat_b = _flatten(config_to_dict(a)), _flatten(config_to_dict(b))
+    return [f"{k}: {flat_a[k]!r} -> {flat_b[k]!r}" for k in flat_a if flat_a[k] != flat_b[k]]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """{'a': {'b': 1}} -> {'a.b': 1}."""
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out

@@ -1,0 +1,1 @@
+"""The recursive loop: generations, the run folder, resume."""

@@ -1,0 +1,91 @@
+"""The recursive experiment: generation 0 learns from real images, generation g from generation g-1's samples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from vision_collapse.config import ExperimentConfig, config_from_yaml_text, config_to_yaml, diff_configs
+from vision_collapse.data import load_real_data
+from vision_collapse.errors import UserError
+from vision_collapse.loop import run_dir as rd
+from vision_collapse.loop.generation import Reference, run_generation
+from vision_collapse.metrics.judge import judge_report, load_or_train_judge
+from vision_collapse.viz.plots import draw_plots
+
+
+def prepare_run_dir(cfg: ExperimentConfig, run: Path, force: bool) -> None:
+    """Create the run folder, or check that an existing one holds the same config so it can be resumed."""
+    config_path = run / rd.CONFIG
+    if run.exists() and not run.is_dir():
+        raise UserError(f"--out {str(run)!r} is a file, not a folder; choose another --out")
+    if config_path.is_file() and not force:
+        try:
+            old = config_from_yaml_text(config_path.read_text())
+        except UserError:
+            old = None
+        if old != cfg:
+            changes = "; ".join(diff_configs(old, cfg)) if old is not None else "its config.yaml is unreadable"
+            raise UserError(
+                f"{str(run)!r} holds a run with a different config ({changes}); "
+                "use --out for a new folder or --force to start this one over"
+            )
+        return
+    if force and run.exists():
+        shutil.rmtree(run)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        rd.atomic_write_text(config_path, config_to_yaml(cfg))
+    except OSError as exc:
+        raise UserError(f"cannot write the run folder {str(run)!r} ({exc.strerror}); choose a writable --out") from None
+
+
+def write_tables(run: Path) -> None:
+    """Rebuild RUN/metrics.csv and RUN/summary.csv from the finished generation folders."""
+    rows, summaries = [], []
+    for g in rd.finished_generations(run):
+        rows += rd.read_csv(rd.generation_dir(run, g) / rd.METRICS)
+        summaries += rd.read_csv(rd.generation_dir(run, g) / rd.SUMMARY)
+    rd.write_csv(run / rd.METRICS, rows)
+    rd.write_csv(run / rd.SUMMARY, summaries)
+
+
+def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=print) -> Path:
+    """Run (or resume) the whole experiment into `run` and return it; DONE is written last."""
+    run = Path(run)
+    prepare_run_dir(cfg, run, force)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    real = load_real_data(cfg.data, cfg.seed)
+    # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
+    data_key = {"name": cfg.data.name, "test_fraction": cfg.data.test_fraction, "resolution": cfg.data.resolution}
+    judge = load_or_train_judge(real.pool, real.test, cfg.judge, data_key)
+    rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names), indent=2) + "\n")
+    log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
+    test_labels, test_features = real.test.labels, judge.predict(real.test.images)[1]
+    ref = Reference(real.subset, test_features, test_labels, judge)
+
+    train_set = real.subset
+    done = set(rd.finished_generations(run))
+    for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None):
+        out = rd.generation_dir(run, g)
+        if g in done:
+            train_set = rd.load_samples(out / rd.SAMPLES)[0]  # resume: the next generation learns from these
+            continue
+        result = run_generation(g, train_set, ref, cfg, out)
+        train_set = result.samples
+        write_tables(run)
+        draw_plots(run)
+        s = result.summary
+        log(
+            f"gen {g}: fid {s['fid']:.2f}  head share {s['dominant_share']:.3f}  tail share {s['tail_share']:.3f}  "
+            f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s"
+        )
+    write_tables(run)
+    draw_plots(run)
+    rd.atomic_write_text(run / rd.DONE, "")
+    return run

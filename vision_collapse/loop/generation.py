@@ -1,0 +1,151 @@
+"""One generation: train on its training set, sample the next one, judge and measure the samples."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vision_collapse.config import ExperimentConfig
+from vision_collapse.data.images import LabelledImages
+from vision_collapse.loop import run_dir as rd
+from vision_collapse.metrics.fid import fid_from_features, per_class_fid
+from vision_collapse.metrics.frequencies import class_frequencies, dominant_and_tail_share
+from vision_collapse.metrics.judge import Judge
+from vision_collapse.models import DiffusionModel, TrainingDiverged
+from vision_collapse.errors import UserError
+from vision_collapse.viz.grid import class_grid
+
+_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3}
+
+
+def generation_seed(seed: int, generation: int, stream: str) -> int:
+    """An independent seed per (experiment seed, generation, purpose), so a resumed run repeats exactly."""
+    return int(np.random.SeedSequence([seed, generation, _STREAMS[stream]]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every generation is measured against; computed once per run."""
+
+    real: LabelledImages  # the generation-0 imbalanced subset
+    test_features: torch.Tensor  # judge features of the held-out real test images
+    test_labels: torch.Tensor
+    judge: Judge
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """A finished generation's tables and its labelled samples (the next training set)."""
+
+    class_rows: list[dict]
+    summary: dict
+    samples: LabelledImages
+
+
+def next_labels(train_set: LabelledImages, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Draw n conditioning labels in proportion to the training set's label frequencies (finite resampling)."""
+    freq = torch.from_numpy(train_set.class_counts()).double()
+    return torch.multinomial(freq / freq.sum(), n, replacement=True, generator=generator).sort().values
+
+
+def manifest_rows(train_set: LabelledImages) -> list[dict]:
+    """Provenance of every training item: id, label, and whether it is real or from generation k."""
+    return [
+        {
+            "id": item_id,
+            "label": int(label),
+            "class_name": train_set.class_names[label],
+            "source": "real" if item_id.startswith("real/") else item_id.split("/", 1)[0],
+        }
+        for item_id, label in zip(train_set.ids, train_set.labels.tolist())
+    ]
+
+
+def run_generation(
+    generation: int,
+    train_set: LabelledImages,  # what this generation's model learns from
+    ref: Reference,
+    cfg: ExperimentConfig,
+    out: Path,  # this generation's folder, RUN/gen_XXX
+) -> GenerationResult:
+    """Train, sample, judge, measure and write one generation's folder, DONE marker last."""
+    out.mkdir(parents=True, exist_ok=True)
+    rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set))
+    num_classes, n = train_set.num_classes, len(ref.real)
+    _, channels, resolution, _ = train_set.images.shape
+
+    start = time.perf_counter()
+    torch.manual_seed(generation_seed(cfg.seed, generation, "init"))  # weight init draws from the global RNG
+    model = DiffusionModel(cfg.model, resolution, channels, num_classes)
+    try:
+        model.fit(train_set, cfg.train, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "train")),
+                  desc=f"gen {generation} train")
+    except TrainingDiverged as exc:
+        raise UserError(f"generation {generation}: {exc}; lower train.lr (now {cfg.train.lr})") from None
+    rd.atomic_save_dir(out / rd.MODEL, model.save)
+    train_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    labels = None
+    if model.conditional:
+        labels = next_labels(train_set, n, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
+    images = model.sample(n, labels, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "sample")),
+                          desc=f"gen {generation} sample")
+    sample_seconds = time.perf_counter() - start
+
+    judged, features = ref.judge.predict(images)
+    labels = judged if labels is None else labels  # an unconditional model's samples carry the judge's label
+    ids = tuple(f"gen{generation}/{i}" for i in range(n))
+    samples = LabelledImages(images, labels, ids, train_set.class_names)
+    rd.save_samples(out / rd.SAMPLES, samples, judged)
+    rd.atomic_save_png(out / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))  # redrawable from samples.npz
+
+    rows, summary = measure(generation, train_set, samples, judged, features, ref, cfg)
+    summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds)
+    rd.write_csv(out / rd.METRICS, rows)
+    rd.write_csv(out / rd.SUMMARY, [summary])
+    rd.atomic_write_text(out / rd.DONE, "")
+    return GenerationResult(rows, summary, samples)
+
+
+def measure(
+    generation: int,
+    train_set: LabelledImages,
+    samples: LabelledImages,
+    judged: torch.Tensor,
+    features: torch.Tensor,  # judge features of the samples, from the same pass as `judged`
+    ref: Reference,
+    cfg: ExperimentConfig,
+) -> tuple[list[dict], dict]:
+    """Per-class rows and the generation's summary row."""
+    num_classes = samples.num_classes
+    gen_freq = class_frequencies(judged.numpy(), num_classes)
+    fids = per_class_fid(features, samples.labels, ref.test_features, ref.test_labels, num_classes)
+    train_counts, sample_counts = train_set.class_counts(), samples.class_counts()
+    rows = [
+        {
+            "generation": generation,
+            "class_index": c,
+            "class_name": samples.class_names[c],
+            "train_count": int(train_counts[c]),
+            "sample_count": int(sample_counts[c]),
+            "gen_freq": gen_freq[c],
+            "fid": fids[c],
+        }
+        for c in range(num_classes)
+    ]
+    dominant, tail = dominant_and_tail_share(gen_freq, ref.real.class_counts(), cfg.eval.tail_fraction)
+    real_items = sum(i.startswith("real/") for i in train_set.ids)
+    summary = {
+        "generation": generation,
+        "fid": fid_from_features(features, ref.test_features),
+        "dominant_share": dominant,
+        "tail_share": tail,
+        "train_size": len(train_set),
+        "real_fraction": real_items / len(train_set),
+    }
+    return rows, summary

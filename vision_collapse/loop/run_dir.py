@@ -1,0 +1,125 @@
+"""The run folder: its layout, and files written atomically so a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vision_collapse.data.images import LabelledImages
+
+CONFIG = "config.yaml"
+METRICS = "metrics.csv"  # one row per (generation, class)
+SUMMARY = "summary.csv"  # one row per generation
+JUDGE = "judge.json"
+DONE = "DONE"  # written last, in the run folder and in each finished generation folder
+SAMPLES = "samples.npz"
+MANIFEST = "manifest.csv"
+GRID = "grid.png"
+MODEL = "model"
+
+
+def generation_dir(run: Path, generation: int) -> Path:
+    """RUN/gen_XXX."""
+    return Path(run) / f"gen_{generation:03d}"
+
+
+def finished_generations(run: Path) -> list[int]:
+    """Generations whose folder carries a DONE marker, in order."""
+    gens = []
+    for d in sorted(Path(run).glob("gen_[0-9][0-9][0-9]")):
+        if (d / DONE).is_file():
+            gens.append(int(d.name[4:]))
+    return gens
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, flush to disk, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomic text write."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_save_png(path: Path, image) -> None:
+    """Atomically write a PIL image as PNG."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_save_dir(path: Path, save) -> None:
+    """Call `save(tmp_dir)` and then rename the finished folder to `path`, replacing an old one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(tmp)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+
+
+def format_value(value) -> str:
+    """A CSV cell: floats at 8 significant digits so files are readable and stable."""
+    if isinstance(value, (float, np.floating)):
+        return "nan" if np.isnan(value) else format(float(value), ".8g")
+    return str(value)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Atomically write dict rows with the first row's keys as the header."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if rows:
+        writer.writerow(rows[0].keys())
+        for row in rows:
+            writer.writerow(format_value(v) for v in row.values())
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Rows of a CSV as dicts of strings."""
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def save_samples(path: Path, samples: LabelledImages, judged: torch.Tensor) -> None:
+    """Store a generation's samples: uint8 images, their labels, the judge's labels and their ids."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        images=samples.images.numpy(),
+        labels=samples.labels.numpy(),
+        judged=judged.numpy(),
+        ids=np.array(samples.ids),
+        class_names=np.array(samples.class_names),
+    )
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_samples(path: Path) -> tuple[LabelledImages, torch.Tensor]:
+    """Read what `save_samples` wrote: (labelled samples, judged labels)."""
+    with np.load(path) as z:
+        samples = LabelledImages(
+            torch.from_numpy(z["images"]),
+            torch.from_numpy(z["labels"]),
+            tuple(str(i) for i in z["ids"]),
+            tuple(str(n) for n in z["class_names"]),
+        )
+        return samples, torch.from_numpy(z["judged"])

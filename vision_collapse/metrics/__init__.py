@@ -1,0 +1,1 @@
+"""Measurement: the judge, per-class FID and class frequencies."""

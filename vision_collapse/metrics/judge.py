@@ -1,0 +1,124 @@
+"""The reference classifier ("judge"): labels generated images and supplies the offline FID features."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from vision_collapse.config import JudgeConfig, config_to_dict
+from vision_collapse.data.images import LabelledImages, to_model_range
+
+JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
+JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
+
+
+class JudgeNet(nn.Module):
+    """A small CNN; its penultimate layer is the feature space for FID."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),  # any resolution maps to 4x4, so the same net serves 8x8 and 64x64
+            nn.Flatten(),
+            nn.Linear(2 * width * 16, 2 * width),
+            nn.ReLU(),
+        )
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(2 * width, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits."""
+        return self.head(self.dropout(self.body(x)))
+
+
+@dataclass
+class Judge:
+    """A trained judge with its held-out quality."""
+
+    net: JudgeNet
+    accuracy: float  # held-out accuracy on the real test split
+    recall: list[float]  # per-class held-out recall
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+        """(judged labels, penultimate features) of uint8 images, in one pass."""
+        self.net.eval()
+        labels, feats = [], []
+        for start in range(0, len(images), batch_size):
+            f = self.net.features(to_model_range(images[start : start + batch_size]))
+            feats.append(f)
+            labels.append(self.net.head(f).argmax(1))
+        return torch.cat(labels), torch.cat(feats).double()
+
+
+def train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig) -> Judge:
+    """Train the judge on every real training image and measure it on the held-out split."""
+    generator = torch.Generator().manual_seed(JUDGE_SEED)
+    torch.manual_seed(JUDGE_SEED)  # the layers' initialisation draws from the global generator
+    net = JudgeNet(pool.images.shape[1], pool.num_classes, cfg.width)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    x_all = to_model_range(pool.images)
+    net.train()
+    for _ in tqdm(range(cfg.epochs), desc="judge", leave=False, disable=None):
+        for idx in torch.randperm(len(pool), generator=generator).split(cfg.batch_size):
+            loss = F.cross_entropy(net(x_all[idx]), pool.labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    judge = Judge(net.eval(), 0.0, [])
+    judged, _ = judge.predict(test.images)
+    truth = test.labels.numpy()
+    hits = judged.numpy() == truth
+    judge.accuracy = float(hits.mean())
+    judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(pool.num_classes)]
+    return judge
+
+
+def cache_dir() -> Path:
+    """Where trained judges are kept across runs: $VISION_COLLAPSE_CACHE or ~/.cache/vision_collapse."""
+    return Path(os.environ.get("VISION_COLLAPSE_CACHE") or Path.home() / ".cache" / "vision_collapse")
+
+
+def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict) -> Judge:
+    """Reuse a cached judge trained on the same data with the same settings, else train and cache one."""
+    key = json.dumps({"data": data_key, "judge": config_to_dict(cfg), "version": JUDGE_VERSION}, sort_keys=True)
+    path = cache_dir() / f"judge-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = JudgeNet(pool.images.shape[1], pool.num_classes, cfg.width)
+        net.load_state_dict(state["net"])
+        return Judge(net.eval(), state["accuracy"], state["recall"])
+    judge = train_judge(pool, test, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"net": judge.net.state_dict(), "accuracy": judge.accuracy, "recall": judge.recall}, tmp)
+    os.replace(tmp, path)  # concurrent runs may race; each writes a whole file and the last rename wins
+    return judge
+
+
+def judge_report(judge: Judge, class_names: tuple[str, ...]) -> dict:
+    """What RUN/judge.json records about the judge's quality."""
+    return {
+        "heldout_accuracy": judge.accuracy,
+        "per_class_recall": dict(zip(class_names, judge.recall)),
+        "feature_dim": int(judge.net.head.in_features),
+        "note": "trained on every real training image (not the imbalanced subset); measured on the held-out test split",
+    }
+

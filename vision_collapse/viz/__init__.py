@@ -1,0 +1,1 @@
+"""Pictures of a run: sample grids and per-generation plots."""
