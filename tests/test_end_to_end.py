@@ -117,3 +117,10 @@ def test_dry_run_and_typo(capsys):
 def test_not_a_run_folder(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert main(["run", "configs/quick.yaml", "data.head=x", "--out", str(out)]) == 2
+    assert "data.head='x' is not a class" in capsys.readouterr().err
+    assert not out.exists()

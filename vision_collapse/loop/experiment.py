@@ -57,10 +57,10 @@ def write_tables(run: Path) -> None:
 def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=print) -> Path:
     """Run (or resume) the whole experiment into `run` and return it; DONE is written last."""
     run = Path(run)
+    real = load_real_data(cfg.data, cfg.seed)  # first, so a bad data setting leaves no run folder behind
     prepare_run_dir(cfg, run, force)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    real = load_real_data(cfg.data, cfg.seed)
     # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
     data_key = {"name": cfg.data.name, "test_fraction": cfg.data.test_fraction, "resolution": cfg.data.resolution}
     judge = load_or_train_judge(real.pool, real.test, cfg.judge, data_key)
