@@ -124,3 +124,16 @@ def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
     assert main(["run", "configs/quick.yaml", "data.head=x", "--out", str(out)]) == 2
     assert "data.head='x' is not a class" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
+    out = tmp_path / "uncond"
+    tiny = [t for t in TINY if not t.startswith("model.guidance_scale")]
+    assert main(["run", "configs/quick.yaml", *tiny, "model.conditional=false", "model.guidance_scale=1",
+                 "loop.generations=1", "--out", str(out)]) == 0
+    with np.load(out / "gen_000" / "samples.npz") as z:
+        assert (z["labels"] == z["judged"]).all()
+    rows = _rows(out / "metrics.csv")
+    counts = np.array([int(r["sample_count"]) for r in rows])
+    freq = np.array([float(r["gen_freq"]) for r in rows])
+    assert np.allclose(counts / counts.sum(), freq, atol=1e-7)
