@@ -11,12 +11,12 @@ import torch
 
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
+from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
 from vision_collapse.metrics.fid import fid_from_features, per_class_fid
 from vision_collapse.metrics.frequencies import class_frequencies, dominant_and_tail_share
 from vision_collapse.metrics.judge import Judge
 from vision_collapse.models import DiffusionModel, TrainingDiverged
-from vision_collapse.errors import UserError
 from vision_collapse.viz.grid import class_grid
 
 _STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3}
