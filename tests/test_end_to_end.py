@@ -155,3 +155,12 @@ def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):
         images, labels = z["images"], torch.from_numpy(z["labels"])
     again = model.sample(len(labels), labels, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
     assert np.array_equal(again.numpy(), images)
+
+
+def test_foreign_folder_is_never_written_or_deleted(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    assert main(["run", "configs/quick.yaml", *TINY, "--force", "--out", str(out)]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]

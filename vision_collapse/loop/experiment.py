@@ -23,6 +23,9 @@ def prepare_run_dir(cfg: ExperimentConfig, run: Path, force: bool) -> None:
     config_path = run / rd.CONFIG
     if run.exists() and not run.is_dir():
         raise UserError(f"--out {str(run)!r} is a file, not a folder; choose another --out")
+    if run.is_dir() and not config_path.is_file() and any(run.iterdir()):
+        # Not ours: never write into, let alone --force-delete, a folder holding someone else's files.
+        raise UserError(f"--out {str(run)!r} is not empty and holds no run; choose an empty or new folder")
     if config_path.is_file() and not force:
         try:
             old = config_from_yaml_text(config_path.read_text())
@@ -71,6 +74,8 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
 
     train_set = real.subset
     done = set(rd.finished_generations(run))
+    if done:
+        log(f"resuming {run}: generation(s) {', '.join(map(str, sorted(done)))} already finished")
     for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None):
         out = rd.generation_dir(run, g)
         if g in done:
