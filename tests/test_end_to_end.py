@@ -144,7 +144,7 @@ def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):
     from diffusers import DDPMPipeline
 
     from vision_collapse.config import config_from_yaml_text
-    from vision_collapse.loop.generation import generation_seed
+    from vision_collapse.loop.seeds import generation_seed
     from vision_collapse.models import DiffusionModel
 
     cfg = config_from_yaml_text((tiny_run / "config.yaml").read_text())

@@ -12,6 +12,9 @@ import yaml
 
 from vision_collapse.errors import UserError
 
+STRATEGIES = ("replace", "mix", "accumulate", "fresh")
+LABEL_SAMPLING = ("proportional", "original", "uniform")
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -82,11 +85,29 @@ class LoopConfig:
     """The recursive loop."""
 
     generations: int = 5  # generations to train; generation 0 learns from real images
-    strategy: str = "replace"  # 'replace': generation g trains only on generation g-1's samples
+    # How generation g >= 1 builds its training set (the same size as the real subset unless noted):
+    # 'replace' only generation g-1's samples; 'mix' real_fraction drawn from the real subset, the rest
+    # from g-1's samples; 'accumulate' the real subset plus every earlier generation's samples, growing;
+    # 'fresh' real_fraction newly drawn real images with the same imbalance, the rest from g-1's samples.
+    strategy: str = "replace"
+    real_fraction: float = 0.1  # share of real images per generation for 'mix' and 'fresh'
+    accumulate_cap: int = 0  # 'accumulate': subsample uniformly to at most this many; 0 means no cap
+    # Labels a conditional model samples: 'proportional' to the current training set (finite resampling
+    # drift), 'original' the real subset's frequencies every generation, or 'uniform'.
+    label_sampling: str = "proportional"
 
     def __post_init__(self):
         _check(self.generations >= 1, "loop.generations must be >= 1, e.g. loop.generations=5")
-        _check(self.strategy == "replace", "loop.strategy must be 'replace'")
+        _check(
+            self.strategy in STRATEGIES,
+            f"loop.strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}",
+        )
+        _check(0 <= self.real_fraction <= 1, "loop.real_fraction must lie in [0, 1], e.g. loop.real_fraction=0.1")
+        _check(self.accumulate_cap >= 0, "loop.accumulate_cap must be >= 0 (0 means no cap)")
+        _check(
+            self.label_sampling in LABEL_SAMPLING,
+            f"loop.label_sampling must be one of {', '.join(LABEL_SAMPLING)}; got {self.label_sampling!r}",
+        )
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,16 @@ class LabelledImages:
         return np.bincount(self.labels.numpy(), minlength=self.num_classes)
 
 
+def concat(parts: list[LabelledImages]) -> LabelledImages:
+    """Join image sets that share a label space, in order."""
+    return LabelledImages(
+        torch.cat([p.images for p in parts]),
+        torch.cat([p.labels for p in parts]),
+        tuple(i for p in parts for i in p.ids),
+        parts[0].class_names,
+    )
+
+
 def resized(data: LabelledImages, resolution: int) -> LabelledImages:
     """The same images resized to resolution x resolution (antialiased bilinear)."""
     if resolution in (0, data.images.shape[-1]):

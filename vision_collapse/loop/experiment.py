@@ -14,6 +14,7 @@ from vision_collapse.data import load_real_data
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.generation import Reference, run_generation
+from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.metrics.judge import judge_report, load_or_train_judge
 from vision_collapse.viz.plots import draw_plots
 
@@ -72,17 +73,17 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
     test_labels, test_features = real.test.labels, judge.predict(real.test.images)[1]
     ref = Reference(real.subset, test_features, test_labels, judge)
 
-    train_set = real.subset
+    history = []  # labelled samples of each finished generation
     done = set(rd.finished_generations(run))
     if done:
         log(f"resuming {run}: generation(s) {', '.join(map(str, sorted(done)))} already finished")
     for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None):
         out = rd.generation_dir(run, g)
         if g in done:
-            train_set = rd.load_samples(out / rd.SAMPLES)[0]  # resume: the next generation learns from these
+            history.append(rd.load_samples(out / rd.SAMPLES)[0])  # resume: later generations learn from these
             continue
-        result = run_generation(g, train_set, ref, cfg, out)
-        train_set = result.samples
+        result = run_generation(g, build_training_set(g, real, history, cfg), ref, cfg, out)
+        history.append(result.samples)
         write_tables(run)
         draw_plots(run)
         s = result.summary

@@ -6,26 +6,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
+from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.fid import fid_from_features, per_class_fid
 from vision_collapse.metrics.frequencies import class_frequencies, dominant_and_tail_share
 from vision_collapse.metrics.judge import Judge
 from vision_collapse.models import DiffusionModel, TrainingDiverged
 from vision_collapse.viz.grid import class_grid
-
-_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3}
-
-
-def generation_seed(seed: int, generation: int, stream: str) -> int:
-    """An independent seed per (experiment seed, generation, purpose), so a resumed run repeats exactly."""
-    return int(np.random.SeedSequence([seed, generation, _STREAMS[stream]]).generate_state(1)[0])
-
 
 @dataclass(frozen=True)
 class Reference:
@@ -44,12 +37,6 @@ class GenerationResult:
     class_rows: list[dict]
     summary: dict
     samples: LabelledImages
-
-
-def next_labels(train_set: LabelledImages, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Draw n conditioning labels in proportion to the training set's label frequencies (finite resampling)."""
-    freq = torch.from_numpy(train_set.class_counts()).double()
-    return torch.multinomial(freq / freq.sum(), n, replacement=True, generator=generator).sort().values
 
 
 def manifest_rows(train_set: LabelledImages) -> list[dict]:
@@ -92,7 +79,8 @@ def run_generation(
     start = time.perf_counter()
     labels = None
     if model.conditional:
-        labels = next_labels(train_set, n, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
+        labels = sampling_labels(train_set, ref.real, n, cfg.loop.label_sampling,
+                                 torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
     images = model.sample(n, labels, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "sample")),
                           desc=f"gen {generation} sample")
     sample_seconds = time.perf_counter() - start

@@ -30,11 +30,11 @@ def generation_dir(run: Path, generation: int) -> Path:
 
 
 def finished_generations(run: Path) -> list[int]:
-    """Generations whose folder carries a DONE marker, in order."""
+    """0, 1, ... up to the first generation without a DONE marker."""
+    # A generation after a missing one learnt from samples that no longer exist, so it does not count.
     gens = []
-    for d in sorted(Path(run).glob("gen_[0-9][0-9][0-9]")):
-        if (d / DONE).is_file():
-            gens.append(int(d.name[4:]))
+    while (generation_dir(run, len(gens)) / DONE).is_file():
+        gens.append(len(gens))
     return gens
 
 

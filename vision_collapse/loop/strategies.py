@@ -1,0 +1,59 @@
+"""What each generation trains on (the loop strategy) and which labels a conditional model samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vision_collapse.config import ExperimentConfig
+from vision_collapse.data import RealData
+from vision_collapse.data.images import LabelledImages, concat
+from vision_collapse.data.imbalance import build_imbalanced_subset
+from vision_collapse.loop.seeds import generation_seed
+
+
+def _draw(data: LabelledImages, k: int, rng: np.random.Generator) -> LabelledImages:
+    """k items of `data` uniformly without replacement, in their original order."""
+    return data.subset(np.sort(rng.choice(len(data), size=min(k, len(data)), replace=False)))
+
+
+def build_training_set(
+    generation: int,
+    real: RealData,
+    history: list[LabelledImages],  # labelled samples of generations 0 .. generation-1
+    cfg: ExperimentConfig,
+) -> LabelledImages:
+    """The training set of `generation` under cfg.loop.strategy."""
+    if generation == 0:
+        return real.subset
+    loop, n = cfg.loop, len(real.subset)
+    previous = history[generation - 1]
+    if loop.strategy == "replace":
+        return previous
+    rng = np.random.default_rng(generation_seed(cfg.seed, generation, "data"))
+    if loop.strategy == "accumulate":
+        everything = concat([real.subset, *history[:generation]])
+        return _draw(everything, loop.accumulate_cap, rng) if 0 < loop.accumulate_cap < len(everything) else everything
+    n_real = int(round(loop.real_fraction * n))
+    if loop.strategy == "mix":
+        real_part = _draw(real.subset, n_real, rng)
+    else:  # fresh: new real images from the pool, drawn with the same imbalance profile
+        d = cfg.data
+        fresh = build_imbalanced_subset(real.pool, d.imbalance, d.imbalance_factor, d.n_max, d.head,
+                                        generation_seed(cfg.seed, generation, "fresh"))
+        real_part = _draw(fresh, n_real, rng)
+    return concat([real_part, _draw(previous, n - len(real_part), rng)])
+
+
+def sampling_labels(
+    train_set: LabelledImages,
+    real_subset: LabelledImages,
+    n: int,
+    how: str,  # cfg.loop.label_sampling
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Draw n conditioning labels: proportional to the training set, to the real subset, or uniform."""
+    counts = {"proportional": train_set.class_counts(), "original": real_subset.class_counts(),
+              "uniform": np.ones(train_set.num_classes)}[how]
+    freq = torch.from_numpy(np.asarray(counts, dtype=np.float64))
+    return torch.multinomial(freq / freq.sum(), n, replacement=True, generator=generator).sort().values
