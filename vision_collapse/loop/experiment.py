@@ -24,7 +24,7 @@ def prepare_run_dir(cfg: ExperimentConfig, run: Path, force: bool) -> None:
     config_path = run / rd.CONFIG
     if run.exists() and not run.is_dir():
         raise UserError(f"--out {str(run)!r} is a file, not a folder; choose another --out")
-    if run.is_dir() and not config_path.is_file() and any(run.iterdir()):
+    if run.is_dir() and not config_path.is_file() and any(not rd.is_temporary(p) for p in run.iterdir()):
         # Not ours: never write into, let alone --force-delete, a folder holding someone else's files.
         raise UserError(f"--out {str(run)!r} is not empty and holds no run; choose an empty or new folder")
     if config_path.is_file() and not force:
@@ -38,11 +38,13 @@ def prepare_run_dir(cfg: ExperimentConfig, run: Path, force: bool) -> None:
                 f"{str(run)!r} holds a run with a different config ({changes}); "
                 "use --out for a new folder or --force to start this one over"
             )
+        rd.remove_stale_temporaries(run)  # resuming after a crash
         return
     if force and run.exists():
         shutil.rmtree(run)
     try:
         run.mkdir(parents=True, exist_ok=True)
+        rd.remove_stale_temporaries(run)  # a run killed before its config.yaml landed
         rd.atomic_write_text(config_path, config_to_yaml(cfg))
     except OSError as exc:
         raise UserError(f"cannot write the run folder {str(run)!r} ({exc.strerror}); choose a writable --out") from None

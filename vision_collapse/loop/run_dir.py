@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -73,6 +74,20 @@ def atomic_save_dir(path: Path, save) -> None:
     save(tmp)
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether `path` is one of our half-written temporaries (`.NAME.tmpPID`)."""
+    return bool(re.fullmatch(r"\..+\.tmp\d+", Path(path).name))
+
+
+def remove_stale_temporaries(run: Path) -> None:
+    """Delete the half-written temporaries that a killed run leaves behind (never finished files)."""
+    for stale in sorted((p for p in Path(run).rglob(".*.tmp*") if is_temporary(p)), reverse=True):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def format_value(value) -> str:
