@@ -38,16 +38,15 @@ def prepare_run_dir(cfg: ExperimentConfig, run: Path, force: bool) -> None:
                 f"{str(run)!r} holds a run with a different config ({changes}); "
                 "use --out for a new folder or --force to start this one over"
             )
-        rd.remove_stale_temporaries(run)  # resuming after a crash
-        return
-    if force and run.exists():
-        shutil.rmtree(run)
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        rd.remove_stale_temporaries(run)  # a run killed before its config.yaml landed
-        rd.atomic_write_text(config_path, config_to_yaml(cfg))
-    except OSError as exc:
-        raise UserError(f"cannot write the run folder {str(run)!r} ({exc.strerror}); choose a writable --out") from None
+    else:
+        if force and run.exists():
+            shutil.rmtree(run)
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+            rd.atomic_write_text(config_path, config_to_yaml(cfg))
+        except OSError as exc:
+            raise UserError(f"cannot write the run folder {str(run)!r} ({exc.strerror}); choose a writable --out") from None
+    rd.remove_stale_temporaries(run)  # what a killed run left half-written, config.yaml's included
 
 
 def write_tables(run: Path) -> None:
