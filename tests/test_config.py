@@ -30,10 +30,23 @@ def test_wrong_type_and_bad_values():
     with pytest.raises(UserError, match="loop.generations must be >= 1"):
         load_config(None, ["loop.generations=0"])
     with pytest.raises(UserError, match="conditional"):
-        load_config(None, ["model.conditional=false", "model.guidance_scale=3"])
+        load_config(None, ["loop.label_source=none", "model.guidance_scale=3"])
+
+
+def test_exponent_floats_without_a_dot_are_numbers():
+    assert load_config(None, ["train.lr=1e-4"]).train.lr == 1e-4  # PyYAML alone would read a string
 
 
 def test_yaml_round_trip_and_diff():
     cfg = load_config(None, ["seed=4", "model.channels=[8,16]"])
     assert config_from_yaml_text(config_to_yaml(cfg)) == cfg
     assert diff_configs(ExperimentConfig(), cfg) == ["seed: 0 -> 4", "model.channels: [32, 64] -> [8, 16]"]
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    configs = sorted(Path("configs").glob("*.yaml"))
+    assert len(configs) >= 4
+    for path in configs:
+        load_config(path)

@@ -129,7 +129,7 @@ def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
 def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
     out = tmp_path / "uncond"
     tiny = [t for t in TINY if not t.startswith("model.guidance_scale")]
-    assert main(["run", "configs/quick.yaml", *tiny, "model.conditional=false", "model.guidance_scale=1",
+    assert main(["run", "configs/quick.yaml", *tiny, "loop.label_source=none", "model.guidance_scale=1",
                  "loop.generations=1", "--out", str(out)]) == 0
     with np.load(out / "gen_000" / "samples.npz") as z:
         assert (z["labels"] == z["judged"]).all()
@@ -150,7 +150,7 @@ def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):
     cfg = config_from_yaml_text((tiny_run / "config.yaml").read_text())
     stock = DDPMPipeline.from_pretrained(tiny_run / "gen_000" / "model")
     assert stock.unet.config.num_class_embeds == 11  # ten digits and the null class
-    model = DiffusionModel.load(tiny_run / "gen_000" / "model", cfg.model, num_classes=10)
+    model = DiffusionModel.load(tiny_run / "gen_000" / "model", cfg.model, num_classes=10, conditional=True)
     with np.load(tiny_run / "gen_000" / "samples.npz") as z:
         images, labels = z["images"], torch.from_numpy(z["labels"])
     again = model.sample(len(labels), labels, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))

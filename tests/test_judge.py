@@ -12,7 +12,7 @@ def test_judge_is_accurate_and_cached(monkeypatch):
     cfg = JudgeConfig(epochs=3)
     key = {"name": "digits", "test_fraction": 0.2, "resolution": 0, "test": "cache"}
     first = judge_mod.load_or_train_judge(pool, test, cfg, key)
-    judged, _ = first.predict(test.images)
+    judged = first.predict(test.images).labels
     accuracy = (judged == test.labels).double().mean().item()
     assert accuracy > 0.85 and abs(first.accuracy - accuracy) < 1e-12
 

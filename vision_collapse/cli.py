@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run folder (default runs/<config name>)")
     run.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
+    run.add_argument("--seeds", metavar="LIST",
+                     help="independent seeds such as 0,1,2 or 0-4: runs into OUT/seed_<s>/ and writes OUT/aggregate.csv")
     for name, text in (("grid", "redraw every generation's grid.png"), ("plot", "redraw RUN/plots/*.png")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("run", type=Path, help="a run folder, finished or partial")
@@ -34,10 +36,15 @@ def _split_items(items: list[str]) -> tuple[Path | None, list[str]]:
     return (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), items
 
 
-def _require_run(run: Path) -> None:
-    """Fail with one line unless `run` looks like a run folder."""
-    if not (run / "config.yaml").is_file():
-        raise UserError(f"{str(run)!r} is not a run folder (no config.yaml); pass a folder made by 'vision-collapse run'")
+def _require_run(run: Path) -> list[Path]:
+    """The single runs inside `run` (itself, or its seed_<s> folders); one-line failure if it is not a run."""
+    from vision_collapse.loop import run_dir as rd
+
+    if (run / rd.CONFIG).is_file():
+        return [run]
+    if rd.is_multiseed(run):
+        return rd.seed_dirs(run)
+    raise UserError(f"{str(run)!r} is not a run folder (no config.yaml); pass a folder made by 'vision-collapse run'")
 
 
 def cmd_run(args) -> int:
@@ -49,9 +56,15 @@ def cmd_run(args) -> int:
     if args.dry_run:
         print(config_to_yaml(cfg), end="")
         return 0
+    out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    if args.seeds is not None:
+        from vision_collapse.loop.multiseed import parse_seeds, run_seeds
+
+        run = run_seeds(cfg, out, parse_seeds(args.seeds), force=args.force)
+        print(f"done: {run}  (seed_*/, aggregate.csv, plots/)")
+        return 0
     from vision_collapse.loop.experiment import run_experiment
 
-    out = args.out or Path("runs") / (config_path.stem if config_path else "default")
     run = run_experiment(cfg, out, force=args.force)
     print(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
     return 0
@@ -63,14 +76,14 @@ def cmd_grid(args) -> int:
     from vision_collapse.loop import run_dir as rd
     from vision_collapse.viz.grid import class_grid
 
-    _require_run(args.run)
-    cfg = config_from_yaml_text((args.run / rd.CONFIG).read_text())
     written = 0
-    for gen_dir in sorted(args.run.glob("gen_[0-9][0-9][0-9]")):
-        if (gen_dir / rd.SAMPLES).is_file():
-            samples, _ = rd.load_samples(gen_dir / rd.SAMPLES)
-            rd.atomic_save_png(gen_dir / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))
-            written += 1
+    for run in _require_run(args.run):
+        cfg = config_from_yaml_text((run / rd.CONFIG).read_text())
+        for gen_dir in sorted(run.glob("gen_[0-9][0-9][0-9]")):
+            if (gen_dir / rd.SAMPLES).is_file():
+                samples, _ = rd.load_samples(gen_dir / rd.SAMPLES)
+                rd.atomic_save_png(gen_dir / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))
+                written += 1
     print(f"wrote {written} grid(s) under {args.run}")
     return 0
 
@@ -79,8 +92,8 @@ def cmd_plot(args) -> int:
     """vision-collapse plot RUN."""
     from vision_collapse.viz.plots import draw_plots
 
-    _require_run(args.run)
-    paths = draw_plots(args.run)
+    runs = _require_run(args.run)
+    paths = [p for run in runs if run != args.run for p in draw_plots(run)] + draw_plots(args.run)
     if not paths:
         raise UserError(f"{str(args.run)!r} has no finished generation yet; wait for generation 0 to end")
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -14,6 +14,8 @@ from vision_collapse.errors import UserError
 
 STRATEGIES = ("replace", "mix", "accumulate", "fresh")
 LABEL_SAMPLING = ("proportional", "original", "uniform")
+LABEL_SOURCES = ("conditioning", "classifier", "none")
+MODEL_KINDS = ("diffusion", "vae", "gmm")
 
 
 @dataclass(frozen=True)
@@ -39,28 +41,37 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The diffusion model: a diffusers UNet2DModel, DDPM training, DDIM sampling."""
+    """The generative model of every generation; conditional unless loop.label_source is 'none'."""
 
-    conditional: bool = True  # class-conditional with classifier-free guidance, or unconditional
-    channels: tuple[int, ...] = (32, 64)  # UNet block_out_channels, one entry per resolution level
-    layers_per_block: int = 1  # ResNet layers per UNet block
-    train_timesteps: int = 1000  # length of the DDPM noise schedule
-    beta_schedule: str = "squaredcos_cap_v2"  # DDPM beta schedule; cosine suits tiny images
-    sampling_steps: int = 20  # DDIM steps at sampling time
-    guidance_scale: float = 1.0  # CFG weight w: eps_u + w (eps_c - eps_u); 1 means plain conditional
-    label_dropout: float = 0.1  # training labels dropped to the null class, so CFG has an unconditional model
-    temperature: float = 1.0  # scale of the initial noise; below 1 biases sampling toward the modes
+    # 'diffusion' (diffusers UNet2DModel, DDPM training, DDIM sampling), 'vae' (small convolutional VAE)
+    # or 'gmm' (Gaussian mixture in PCA space, one per class when conditional; ignores train.*)
+    kind: str = "diffusion"
+    channels: tuple[int, ...] = (32, 64)  # conv widths, one entry per resolution level (UNet and VAE)
+    layers_per_block: int = 1  # diffusion: ResNet layers per UNet block
+    train_timesteps: int = 1000  # diffusion: length of the DDPM noise schedule
+    beta_schedule: str = "squaredcos_cap_v2"  # diffusion: DDPM beta schedule; cosine suits tiny images
+    sampling_steps: int = 20  # diffusion: DDIM steps at sampling time
+    guidance_scale: float = 1.0  # diffusion: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
+    label_dropout: float = 0.1  # diffusion: labels dropped to the null class, so CFG has an unconditional model
+    # Sampling bias: scales the initial noise (diffusion), the latent (vae) or the covariance (gmm);
+    # below 1 favours the modes.
+    temperature: float = 1.0
+    latent_dim: int = 16  # vae: size of the latent code
+    components: int = 3  # gmm: mixture components per class (fewer when a class has fewer images)
+    pca_dim: int = 16  # gmm: PCA dimensions the mixtures live in
 
     def __post_init__(self):
+        _check(self.kind in MODEL_KINDS, f"model.kind must be one of {', '.join(MODEL_KINDS)}; got {self.kind!r}")
         _check(len(self.channels) >= 1 and min(self.channels) > 0, "model.channels needs positive entries, e.g. [32, 64]")
         _check(self.sampling_steps >= 1, "model.sampling_steps must be >= 1")
         _check(0 <= self.label_dropout < 1, "model.label_dropout must lie in [0, 1)")
         _check(self.temperature > 0, "model.temperature must be > 0 (1 is unbiased sampling)")
         _check(self.guidance_scale >= 0, "model.guidance_scale must be >= 0")
-        _check(
-            self.conditional or self.guidance_scale == 1.0,
-            "model.guidance_scale needs a conditional model; set model.conditional=true or drop guidance_scale",
-        )
+        _check(self.latent_dim >= 1 and self.components >= 1 and self.pca_dim >= 1,
+               "model.latent_dim, model.components and model.pca_dim must be >= 1")
+        _check(self.kind == "diffusion" or self.guidance_scale == 1.0,
+               f"model.guidance_scale applies to model.kind=diffusion only; set model.guidance_scale=1 for "
+               f"model.kind={self.kind}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class TrainConfig:
     warmup_steps: int = 25  # linear warm-up before the cosine decay
     ema_decay: float = 0.995  # EMA ceiling; diffusers' EMA warm-up ramps up to it
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    # Save the training state every this many steps (gen_XXX/checkpoint.pt) so a killed run resumes
+    # mid-generation, exactly; 0 checkpoints only between generations. Worth it when a generation takes hours.
+    checkpoint_every: int = 0
 
     def __post_init__(self):
         _check(self.steps >= 1 and self.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
@@ -95,6 +109,17 @@ class LoopConfig:
     # Labels a conditional model samples: 'proportional' to the current training set (finite resampling
     # drift), 'original' the real subset's frequencies every generation, or 'uniform'.
     label_sampling: str = "proportional"
+    # Labels synthetic images carry into the next generation: 'conditioning' the label each sample was drawn
+    # for; 'classifier' a pseudo-labeller's guess, the labeller trained on generation 0's imbalanced subset
+    # (its lean toward the head is part of what is studied); 'none' unconditional models, whose samples are
+    # labelled by the judge for bookkeeping only.
+    label_source: str = "conditioning"
+    init: str = "scratch"  # 'scratch' new weights each generation, or 'finetune' from generation g-1's model
+    finetune_steps: int = 0  # optimiser steps when fine-tuning; 0 means train.steps
+    # Keep only this top fraction of samples, ranked by confidence (Ferbach-style curation); generation g
+    # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
+    curation: float = 1.0
+    curation_by: str = "labeller"  # whose confidence ranks samples: 'labeller' (pseudo-labeller) or 'judge'
 
     def __post_init__(self):
         _check(self.generations >= 1, "loop.generations must be >= 1, e.g. loop.generations=5")
@@ -108,6 +133,14 @@ class LoopConfig:
             self.label_sampling in LABEL_SAMPLING,
             f"loop.label_sampling must be one of {', '.join(LABEL_SAMPLING)}; got {self.label_sampling!r}",
         )
+        _check(
+            self.label_source in LABEL_SOURCES,
+            f"loop.label_source must be one of {', '.join(LABEL_SOURCES)}; got {self.label_source!r}",
+        )
+        _check(self.init in ("scratch", "finetune"), f"loop.init must be 'scratch' or 'finetune'; got {self.init!r}")
+        _check(self.finetune_steps >= 0, "loop.finetune_steps must be >= 0 (0 means train.steps)")
+        _check(0 < self.curation <= 1, "loop.curation must lie in (0, 1], e.g. loop.curation=0.5 (1 turns it off)")
+        _check(self.curation_by in ("labeller", "judge"), "loop.curation_by must be 'labeller' or 'judge'")
 
 
 @dataclass(frozen=True)
@@ -147,6 +180,20 @@ class ExperimentConfig:
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self):
+        _check(
+            self.conditional or self.model.guidance_scale == 1.0,
+            "model.guidance_scale needs a conditional model, but loop.label_source=none makes it unconditional; "
+            "set model.guidance_scale=1 or loop.label_source=conditioning",
+        )
+        _check(self.model.kind != "gmm" or self.loop.init == "scratch",
+               "loop.init=finetune needs a model trained by steps; use model.kind=diffusion or vae")
+
+    @property
+    def conditional(self) -> bool:
+        """Whether every generation's model is class-conditional."""
+        return self.loop.label_source != "none"
+
 
 def _check(ok: bool, message: str) -> None:
     """Raise a UserError with `message` unless `ok`."""
@@ -171,6 +218,11 @@ def _coerce(value, typ, key: str):
     elif typ is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads '1e-7' as a string; it is a number here
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif typ is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)  # class names such as 0 arrive from YAML as numbers

@@ -14,6 +14,7 @@ from vision_collapse.data import load_real_data
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.generation import Reference, run_generation
+from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.metrics.judge import judge_report, load_or_train_judge
 from vision_collapse.viz.plots import draw_plots
@@ -69,10 +70,13 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
     # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
     data_key = {"name": cfg.data.name, "test_fraction": cfg.data.test_fraction, "resolution": cfg.data.resolution}
     judge = load_or_train_judge(real.pool, real.test, cfg.judge, data_key)
-    rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names), indent=2) + "\n")
+    note = "trained on every real training image (not the imbalanced subset); measured on the held-out test split"
+    rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names, note), indent=2) + "\n")
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
-    test_labels, test_features = real.test.labels, judge.predict(real.test.images)[1]
-    ref = Reference(real.subset, test_features, test_labels, judge)
+    labeller = load_or_train_labeller(run, real, cfg) if needs_labeller(cfg) else None
+    if labeller is not None:
+        log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
+    ref = Reference(real.subset, judge.predict(real.test.images).features, real.test.labels, judge, labeller)
 
     history = []  # labelled samples of each finished generation
     done = set(rd.finished_generations(run))

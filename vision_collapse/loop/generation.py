@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -12,13 +13,15 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
+from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.fid import fid_from_features, per_class_fid
 from vision_collapse.metrics.frequencies import class_frequencies, dominant_and_tail_share
 from vision_collapse.metrics.judge import Judge
-from vision_collapse.models import DiffusionModel, TrainingDiverged
+from vision_collapse.models import TrainingDiverged, build_model, load_model
 from vision_collapse.viz.grid import class_grid
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -28,6 +31,7 @@ class Reference:
     test_features: torch.Tensor  # judge features of the held-out real test images
     test_labels: torch.Tensor
     judge: Judge
+    labeller: Judge | None = None  # the pseudo-labeller, when the config asks for one
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,44 @@ def manifest_rows(train_set: LabelledImages) -> list[dict]:
     ]
 
 
+def train_model(generation: int, train_set: LabelledImages, cfg: ExperimentConfig, run: Path):
+    """This generation's fitted model: new weights, or generation g-1's model fine-tuned (loop.init)."""
+    _, channels, resolution, _ = train_set.images.shape
+    train = cfg.train
+    torch.manual_seed(generation_seed(cfg.seed, generation, "init"))  # weight init draws from the global RNG
+    if cfg.loop.init == "finetune" and generation > 0:
+        model = load_model(rd.generation_dir(run, generation - 1) / rd.MODEL, cfg.model, train_set.num_classes,
+                           cfg.conditional)
+        train = replace(train, steps=cfg.loop.finetune_steps or train.steps)
+    else:
+        model = build_model(cfg.model, resolution, channels, train_set.num_classes, cfg.conditional)
+    try:
+        model.fit(train_set, train, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "train")),
+                  desc=f"gen {generation} train", checkpoint=rd.generation_dir(run, generation) / rd.CHECKPOINT)
+    except TrainingDiverged as exc:
+        raise UserError(f"generation {generation}: {exc}; lower train.lr (now {cfg.train.lr})") from None
+    return model
+
+
+def draw_samples(generation: int, model, train_set: LabelledImages, ref: Reference, cfg: ExperimentConfig):
+    """(images, conditioning labels or None): as many as the real subset, the most confident when curating."""
+    n = len(ref.real)
+    drawn = math.ceil(n / cfg.loop.curation) if cfg.loop.curation < 1 else n  # oversample so curation keeps n
+    cond = None
+    if cfg.conditional:
+        cond = sampling_labels(train_set, ref.real, drawn, cfg.loop.label_sampling,
+                               torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
+    images = model.sample(drawn, cond, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "sample")),
+                          desc=f"gen {generation} sample")
+    if drawn > n:
+        scorer = ref.labeller if cfg.loop.curation_by == "labeller" else ref.judge
+        # A conditioning label is what the sample claims to be; without one, any confident class will do.
+        claimed = cond if cfg.loop.label_source == "conditioning" else None
+        keep = torch.from_numpy(curate(confidence(scorer.predict(images).probs, claimed), n))
+        images, cond = images[keep], (None if cond is None else cond[keep])
+    return images, cond
+
+
 def run_generation(
     generation: int,
     train_set: LabelledImages,  # what this generation's model learns from
@@ -62,37 +104,27 @@ def run_generation(
     """Train, sample, judge, measure and write one generation's folder, DONE marker last."""
     out.mkdir(parents=True, exist_ok=True)
     rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set))
-    num_classes, n = train_set.num_classes, len(ref.real)
-    _, channels, resolution, _ = train_set.images.shape
 
     start = time.perf_counter()
-    torch.manual_seed(generation_seed(cfg.seed, generation, "init"))  # weight init draws from the global RNG
-    model = DiffusionModel(cfg.model, resolution, channels, num_classes)
-    try:
-        model.fit(train_set, cfg.train, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "train")),
-                  desc=f"gen {generation} train")
-    except TrainingDiverged as exc:
-        raise UserError(f"generation {generation}: {exc}; lower train.lr (now {cfg.train.lr})") from None
+    model = train_model(generation, train_set, cfg, out.parent)
     rd.atomic_save_dir(out / rd.MODEL, model.save)
+    (out / rd.CHECKPOINT).unlink(missing_ok=True)  # the saved model supersedes it
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    labels = None
-    if model.conditional:
-        labels = sampling_labels(train_set, ref.real, n, cfg.loop.label_sampling,
-                                 torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
-    images = model.sample(n, labels, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "sample")),
-                          desc=f"gen {generation} sample")
+    images, cond = draw_samples(generation, model, train_set, ref, cfg)
     sample_seconds = time.perf_counter() - start
 
-    judged, features = ref.judge.predict(images)
-    labels = judged if labels is None else labels  # an unconditional model's samples carry the judge's label
-    ids = tuple(f"gen{generation}/{i}" for i in range(n))
+    judged = ref.judge.predict(images)
+    # The label each sample carries into the next generation (loop.label_source).
+    labels = {"conditioning": cond, "none": judged.labels,
+              "classifier": ref.labeller.predict(images).labels if ref.labeller else None}[cfg.loop.label_source]
+    ids = tuple(f"gen{generation}/{i}" for i in range(len(images)))
     samples = LabelledImages(images, labels, ids, train_set.class_names)
-    rd.save_samples(out / rd.SAMPLES, samples, judged)
+    rd.save_samples(out / rd.SAMPLES, samples, judged.labels, cond)
     rd.atomic_save_png(out / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))  # redrawable from samples.npz
 
-    rows, summary = measure(generation, train_set, samples, judged, features, ref, cfg)
+    rows, summary = measure(generation, train_set, samples, judged.labels, judged.features, ref, cfg)
     summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds)
     rd.write_csv(out / rd.METRICS, rows)
     rd.write_csv(out / rd.SUMMARY, [summary])

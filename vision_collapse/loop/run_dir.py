@@ -13,21 +13,37 @@ import numpy as np
 import torch
 
 from vision_collapse.data.images import LabelledImages
+from vision_collapse.files import atomic_torch_save, atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"  # one row per (generation, class)
 SUMMARY = "summary.csv"  # one row per generation
 JUDGE = "judge.json"
+LABELLER = "labeller.pt"  # the pseudo-labeller's weights, when loop.label_source or curation needs one
+LABELLER_REPORT = "labeller.json"
 DONE = "DONE"  # written last, in the run folder and in each finished generation folder
 SAMPLES = "samples.npz"
 MANIFEST = "manifest.csv"
 GRID = "grid.png"
 MODEL = "model"
+CHECKPOINT = "checkpoint.pt"  # training state inside an unfinished generation (train.checkpoint_every)
+AGGREGATE = "aggregate.csv"  # multi-seed runs: mean and 95% interval across RUN/seed_<s>/
 
 
 def generation_dir(run: Path, generation: int) -> Path:
     """RUN/gen_XXX."""
     return Path(run) / f"gen_{generation:03d}"
+
+
+def seed_dirs(root: Path) -> list[Path]:
+    """The RUN/seed_<s> folders holding a run, in seed order."""
+    found = [p for p in Path(root).glob("seed_*") if re.fullmatch(r"seed_\d+", p.name) and (p / CONFIG).is_file()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def is_multiseed(root: Path) -> bool:
+    """Whether `root` is a multi-seed run folder."""
+    return not (Path(root) / CONFIG).is_file() and bool(seed_dirs(root))
 
 
 def finished_generations(run: Path) -> list[int]:
@@ -37,26 +53,6 @@ def finished_generations(run: Path) -> list[int]:
     while (generation_dir(run, len(gens)) / DONE).is_file():
         gens.append(len(gens))
     return gens
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, flush to disk, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Atomic text write."""
-    atomic_write_bytes(path, text.encode())
 
 
 def atomic_save_png(path: Path, image) -> None:
@@ -114,14 +110,15 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def save_samples(path: Path, samples: LabelledImages, judged: torch.Tensor) -> None:
-    """Store a generation's samples: uint8 images, their labels, the judge's labels and their ids."""
+def save_samples(path: Path, samples: LabelledImages, judged: torch.Tensor, conditioning: torch.Tensor | None) -> None:
+    """Store a generation's samples: uint8 images, labels carried on, the judge's and conditioning labels, ids."""
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
         images=samples.images.numpy(),
         labels=samples.labels.numpy(),
         judged=judged.numpy(),
+        conditioning=(conditioning if conditioning is not None else torch.full_like(judged, -1)).numpy(),  # -1: none
         ids=np.array(samples.ids),
         class_names=np.array(samples.class_names),
     )

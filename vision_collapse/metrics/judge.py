@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 
 from vision_collapse.config import JudgeConfig, config_to_dict
 from vision_collapse.data.images import LabelledImages, to_model_range
+from vision_collapse.files import atomic_torch_save
 
 JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
@@ -48,6 +50,14 @@ class JudgeNet(nn.Module):
         return self.head(self.dropout(self.body(x)))
 
 
+class Prediction(NamedTuple):
+    """What a classifier says about a batch of images."""
+
+    labels: torch.Tensor  # argmax class, int64 (N,)
+    features: torch.Tensor  # penultimate activations, float64 (N, D); the FID feature space
+    probs: torch.Tensor  # softmax probabilities, float64 (N, C)
+
+
 @dataclass
 class Judge:
     """A trained judge with its held-out quality."""
@@ -57,37 +67,39 @@ class Judge:
     recall: list[float]  # per-class held-out recall
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-        """(judged labels, penultimate features) of uint8 images, in one pass."""
+    def predict(self, images: torch.Tensor, batch_size: int = 2048) -> Prediction:
+        """Labels, features and probabilities of uint8 images, in one pass."""
         self.net.eval()
-        labels, feats = [], []
+        feats, probs = [], []
         for start in range(0, len(images), batch_size):
             f = self.net.features(to_model_range(images[start : start + batch_size]))
             feats.append(f)
-            labels.append(self.net.head(f).argmax(1))
-        return torch.cat(labels), torch.cat(feats).double()
+            probs.append(self.net.head(f).double().softmax(1))
+        probs = torch.cat(probs)
+        return Prediction(probs.argmax(1), torch.cat(feats).double(), probs)
 
 
-def train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig) -> Judge:
-    """Train the judge on every real training image and measure it on the held-out split."""
-    generator = torch.Generator().manual_seed(JUDGE_SEED)
-    torch.manual_seed(JUDGE_SEED)  # the layers' initialisation draws from the global generator
-    net = JudgeNet(pool.images.shape[1], pool.num_classes, cfg.width)
+def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,
+                desc: str = "judge") -> Judge:
+    """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the layers' initialisation draws from the global generator
+    net = JudgeNet(train.images.shape[1], train.num_classes, cfg.width)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    x_all = to_model_range(pool.images)
+    x_all = to_model_range(train.images)
     net.train()
-    for _ in tqdm(range(cfg.epochs), desc="judge", leave=False, disable=None):
-        for idx in torch.randperm(len(pool), generator=generator).split(cfg.batch_size):
-            loss = F.cross_entropy(net(x_all[idx]), pool.labels[idx])
+    for _ in tqdm(range(cfg.epochs), desc=desc, leave=False, disable=None):
+        for idx in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
+            loss = F.cross_entropy(net(x_all[idx]), train.labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     judge = Judge(net.eval(), 0.0, [])
-    judged, _ = judge.predict(test.images)
+    judged = judge.predict(test.images).labels
     truth = test.labels.numpy()
     hits = judged.numpy() == truth
     judge.accuracy = float(hits.mean())
-    judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(pool.num_classes)]
+    judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(train.num_classes)]
     return judge
 
 
@@ -96,29 +108,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VISION_COLLAPSE_CACHE") or Path.home() / ".cache" / "vision_collapse")
 
 
+def save_classifier(judge: Judge, path: Path) -> None:
+    """Write a trained judge (or labeller) atomically: weights plus held-out accuracy and recall."""
+    # Concurrent runs may race on the cache; each writes a whole file and the last rename wins.
+    atomic_torch_save({"net": judge.net.state_dict(), "accuracy": judge.accuracy, "recall": judge.recall}, path)
+
+
+def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig) -> Judge:
+    """Read what `save_classifier` wrote."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = JudgeNet(in_channels, num_classes, cfg.width)
+    net.load_state_dict(state["net"])
+    return Judge(net.eval(), state["accuracy"], state["recall"])
+
+
 def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict) -> Judge:
     """Reuse a cached judge trained on the same data with the same settings, else train and cache one."""
     key = json.dumps({"data": data_key, "judge": config_to_dict(cfg), "version": JUDGE_VERSION}, sort_keys=True)
     path = cache_dir() / f"judge-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net = JudgeNet(pool.images.shape[1], pool.num_classes, cfg.width)
-        net.load_state_dict(state["net"])
-        return Judge(net.eval(), state["accuracy"], state["recall"])
+        return load_classifier(path, pool.images.shape[1], pool.num_classes, cfg)
     judge = train_judge(pool, test, cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"net": judge.net.state_dict(), "accuracy": judge.accuracy, "recall": judge.recall}, tmp)
-    os.replace(tmp, path)  # concurrent runs may race; each writes a whole file and the last rename wins
+    save_classifier(judge, path)
     return judge
 
 
-def judge_report(judge: Judge, class_names: tuple[str, ...]) -> dict:
-    """What RUN/judge.json records about the judge's quality."""
+def judge_report(judge: Judge, class_names: tuple[str, ...], note: str) -> dict:
+    """What RUN/judge.json (or labeller.json) records about a classifier's quality."""
     return {
         "heldout_accuracy": judge.accuracy,
         "per_class_recall": dict(zip(class_names, judge.recall)),
         "feature_dim": int(judge.net.head.in_features),
-        "note": "trained on every real training image (not the imbalanced subset); measured on the held-out test split",
+        "note": note,
     }
 

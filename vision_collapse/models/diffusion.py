@@ -8,19 +8,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
-from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages, to_model_range, to_uint8
+from vision_collapse.models.training import Checkpoint, optimise
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; carries the step at which it happened."""
-
-
-def build_unet(cfg: ModelConfig, resolution: int, channels: int, num_classes: int) -> UNet2DModel:
+def build_unet(cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool) -> UNet2DModel:
     """A small UNet; a conditional one gets C + 1 class rows, the last being the null class for CFG."""
     levels = len(cfg.channels)
     return UNet2DModel(
@@ -32,7 +28,7 @@ def build_unet(cfg: ModelConfig, resolution: int, channels: int, num_classes: in
         down_block_types=("DownBlock2D",) * levels,
         up_block_types=("UpBlock2D",) * levels,
         norm_num_groups=min(32, math.gcd(*cfg.channels)),  # GroupNorm needs a divisor of every width
-        num_class_embeds=num_classes + 1 if cfg.conditional else None,
+        num_class_embeds=num_classes + 1 if conditional else None,
     )
 
 
@@ -44,28 +40,21 @@ def noise_scheduler(cfg: ModelConfig) -> DDPMScheduler:
 class DiffusionModel:
     """One generation's generative model: fit on labelled images, then sample."""
 
-    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
-        self.cfg = cfg
-        self.num_classes = num_classes
-        self.unet = build_unet(cfg, resolution, channels, num_classes)
+    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
+        self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
+        self.unet = build_unet(cfg, resolution, channels, num_classes, conditional)
         self.scheduler = noise_scheduler(cfg)
 
-    @property
-    def conditional(self) -> bool:
-        """Whether samples are drawn for given class labels."""
-        return self.cfg.conditional
-
-    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train") -> None:
-        """Train from the current weights for `train.steps` steps, then keep the EMA weights."""
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
+            checkpoint: Path | None = None) -> None:
+        """Train from the current weights for `train.steps` steps (resuming a checkpoint), then keep the EMA weights."""
         unet, sched = self.unet, self.scheduler
         unet.train()
-        x_all = to_model_range(data.images)
-        y_all = data.labels
-        opt = torch.optim.AdamW(unet.parameters(), lr=train.lr, weight_decay=0.0)
-        lr_sched = get_scheduler("cosine", opt, num_warmup_steps=train.warmup_steps, num_training_steps=train.steps)
+        x_all, y_all = to_model_range(data.images), data.labels
         # power 3/4 suits runs of a few hundred steps; the decay ramps up instead of averaging in the random init.
         ema = EMAModel(unet.parameters(), decay=train.ema_decay, use_ema_warmup=True, power=0.75)
-        for step in tqdm(range(train.steps), desc=desc, leave=False, disable=None):
+
+        def loss_at_step() -> torch.Tensor:
             idx = torch.randint(len(data), (train.batch_size,), generator=generator)
             x0 = x_all[idx]
             noise = torch.randn(x0.shape, generator=generator)
@@ -74,16 +63,11 @@ class DiffusionModel:
             if self.conditional:
                 drop = torch.rand(len(idx), generator=generator) < self.cfg.label_dropout
                 labels = torch.where(drop, torch.full_like(y_all[idx], self.num_classes), y_all[idx])
-            pred = unet(sched.add_noise(x0, noise, t), t, class_labels=labels).sample
-            loss = F.mse_loss(pred, noise)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)  # one bad batch must not wreck a tiny model
-            opt.step()
-            lr_sched.step()
-            ema.step(unet.parameters())
+            return F.mse_loss(unet(sched.add_noise(x0, noise, t), t, class_labels=labels).sample, noise)
+
+        optimise(unet.parameters(), loss_at_step, train.steps, train.lr, train.warmup_steps, desc,
+                 after_step=lambda: ema.step(unet.parameters()),
+                 checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"unet": unet, "ema": ema}))
         ema.copy_to(unet.parameters())
         unet.eval()
 
@@ -125,10 +109,10 @@ class DiffusionModel:
         DDPMPipeline(unet=self.unet, scheduler=self.scheduler).save_pretrained(directory)
 
     @classmethod
-    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int) -> "DiffusionModel":
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool) -> "DiffusionModel":
         """Read a folder written by `save`."""
         model = cls.__new__(cls)
-        model.cfg, model.num_classes = cfg, num_classes
+        model.cfg, model.num_classes, model.conditional = cfg, num_classes, conditional
         model.unet = UNet2DModel.from_pretrained(Path(directory) / "unet").eval()
         model.scheduler = DDPMScheduler.from_pretrained(Path(directory) / "scheduler")
         return model

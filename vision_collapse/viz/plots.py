@@ -73,8 +73,58 @@ def _save(fig, path: Path) -> None:
     rd.atomic_write_bytes(path, buf.getvalue())
 
 
+def aggregate_series(rows: list[dict], metric: str, class_name: str | None = None) -> dict[str, np.ndarray]:
+    """{class name: array[generation, (gen, mean, ci_low, ci_high)]} of one aggregate.csv metric."""
+    series: dict[str, list] = {}
+    for r in rows:
+        if r["metric"] == metric and (class_name is None or r["class_name"] == class_name):
+            series.setdefault(r["class_name"], []).append(
+                [float(r["generation"]), float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])])
+    return {name: np.array(v) for name, v in series.items()}
+
+
+def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: str, log: bool = False) -> None:
+    """Mean lines with shaded 95% intervals, one per series (as returned by `aggregate_series`)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (name, v), colour in zip(series.items(), _class_colours(len(series))):
+        ax.plot(v[:, 0], v[:, 1], marker="o", ms=3, color=colour, label=name)
+        ax.fill_between(v[:, 0], v[:, 2], v[:, 3], color=colour, alpha=0.15, linewidth=0)
+    ax.set(xlabel="generation", ylabel=ylabel)
+    ax.set_xticks(sorted({int(g) for v in series.values() for g in v[:, 0]}))
+    if log and all(np.nanmin(v[:, 1], initial=np.inf) > 0 for v in series.values()):
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    _save(fig, path)
+
+
+def draw_aggregate_plots(root: Path) -> list[Path]:
+    """Plots of a multi-seed run: means across seeds with 95% bands, from RUN/aggregate.csv."""
+    table = Path(root) / rd.AGGREGATE
+    rows = rd.read_csv(table) if table.is_file() else []
+    if not rows:
+        return []
+    seeds = max(int(r["seeds"]) for r in rows)
+    out = Path(root) / PLOTS
+    paths = [out / "class_frequency.png", out / "per_class_fid.png", out / "shares.png"]
+
+    def per_class(metric: str) -> dict[str, np.ndarray]:
+        """The metric's series for each class, without the run-level row."""
+        return {k: v for k, v in aggregate_series(rows, metric).items() if k != "all"}
+
+    plot_bands(per_class("gen_freq"), paths[0], "judged class share",
+               f"Class frequency of samples: mean of {seeds} seeds, 95% interval")
+    plot_bands(per_class("fid"), paths[1], "per-class FID (judge features)",
+               f"Per-class FID: mean of {seeds} seeds, 95% interval", log=True)
+    shares = {m: aggregate_series(rows, m, "all")["all"] for m in ("dominant_share", "tail_share")}
+    plot_bands(shares, paths[2], "judged share of samples", f"Head and tail share: mean of {seeds} seeds, 95% interval")
+    return paths
+
+
 def draw_plots(run: Path) -> list[Path]:
-    """Redraw RUN/plots/*.png from RUN/metrics.csv; returns the files written (none before generation 0 ends)."""
+    """Redraw RUN/plots/*.png from RUN/metrics.csv (or aggregate.csv for a multi-seed run); [] before generation 0 ends."""
+    if rd.is_multiseed(run):
+        return draw_aggregate_plots(run)
     metrics = Path(run) / rd.METRICS
     rows = rd.read_csv(metrics) if metrics.is_file() else []
     if not rows:

@@ -1,0 +1,112 @@
+"""A small convolutional VAE, class-conditional or not: Shumailov et al.'s baseline on MNIST-like digits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from vision_collapse.config import ModelConfig, TrainConfig
+from vision_collapse.data.images import LabelledImages
+from vision_collapse.errors import UserError
+from vision_collapse.models.training import Checkpoint, optimise
+
+
+class ConvVAE(nn.Module):
+    """Strided-conv encoder to a Gaussian latent, transposed-conv decoder to Bernoulli pixel means."""
+
+    def __init__(self, resolution: int, channels: int, widths: tuple[int, ...], latent_dim: int, num_classes: int):
+        super().__init__()
+        levels = len(widths)
+        if resolution % 2**levels:
+            raise UserError(f"model.kind=vae halves the image {levels} time(s), so data.resolution must be a "
+                            f"multiple of {2**levels}; got {resolution} (change data.resolution or model.channels)")
+        self.num_classes, self.side, self.widths = num_classes, resolution // 2**levels, widths
+        label_maps = num_classes  # one-hot label planes for the encoder; 0 when unconditional
+        layers, width_in = [], channels + label_maps
+        for w in widths:
+            layers += [nn.Conv2d(width_in, w, 4, stride=2, padding=1), nn.SiLU()]
+            width_in = w
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        flat = widths[-1] * self.side**2
+        self.to_latent = nn.Linear(flat, 2 * latent_dim)
+        self.from_latent = nn.Linear(latent_dim + num_classes, flat)
+        layers = []
+        for w_in, w_out in zip(widths[::-1], widths[::-1][1:] + (widths[0],)):
+            layers += [nn.SiLU(), nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1)]
+        self.decoder = nn.Sequential(*layers, nn.SiLU(), nn.Conv2d(widths[0], channels, 3, padding=1))
+
+    def _onehot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor:
+        """One-hot labels (N, C); an empty (N, 0) tensor for an unconditional model."""
+        if self.num_classes == 0:
+            return torch.zeros(n, 0)
+        return F.one_hot(labels, self.num_classes).float()
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Pixel logits for latent codes."""
+        h = self.from_latent(torch.cat([z, self._onehot(labels, len(z))], 1))
+        return self.decoder(h.view(len(z), self.widths[-1], self.side, self.side))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None, noise: torch.Tensor):
+        """(pixel logits, mean, log-variance) with the reparameterisation z = mean + std * noise."""
+        onehot = self._onehot(labels, len(x))
+        planes = onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        mean, logvar = self.to_latent(self.encoder(torch.cat([x, planes], 1))).chunk(2, dim=1)
+        return self.decode(mean + (0.5 * logvar).exp() * noise, labels), mean, logvar
+
+
+class VAEModel:
+    """One generation's VAE: fit on labelled images, then sample by decoding prior draws."""
+
+    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
+        self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
+        self.shape = (channels, resolution)
+        self.net = ConvVAE(resolution, channels, cfg.channels, cfg.latent_dim, num_classes if conditional else 0)
+
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
+            checkpoint: Path | None = None) -> None:
+        """Maximise the ELBO (Bernoulli likelihood on [0, 1] pixels) for `train.steps` steps (resuming a checkpoint)."""
+        net = self.net.train()
+        x_all = data.images.float() / 255.0
+
+        def loss_at_step() -> torch.Tensor:
+            idx = torch.randint(len(data), (train.batch_size,), generator=generator)
+            noise = torch.randn(len(idx), self.cfg.latent_dim, generator=generator)
+            labels = data.labels[idx] if self.conditional else None
+            logits, mean, logvar = net(x_all[idx], labels, noise)
+            recon = F.binary_cross_entropy_with_logits(logits, x_all[idx], reduction="sum")
+            kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
+            return (recon + kl) / len(idx)
+
+        optimise(net.parameters(), loss_at_step, train.steps, train.lr, train.warmup_steps, desc,
+                 checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"vae": net}))
+        net.eval()
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator, desc: str = "sample") -> torch.Tensor:
+        """Decode n latents drawn from N(0, temperature^2 I) to uint8 images (the decoder's pixel means)."""
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator) * self.cfg.temperature
+        probs = torch.sigmoid(self.net.eval().decode(z, labels if self.conditional else None))
+        return probs.mul(255).round().to(torch.uint8)
+
+    def save(self, directory: Path) -> None:
+        """Write vae.safetensors and vae.json (the shape needed to rebuild the network)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file(self.net.state_dict(), directory / "vae.safetensors")
+        info = {"channels": self.shape[0], "resolution": self.shape[1], "widths": list(self.cfg.channels),
+                "latent_dim": self.cfg.latent_dim, "num_classes": self.num_classes, "conditional": self.conditional}
+        (directory / "vae.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool) -> "VAEModel":
+        """Read a folder written by `save`."""
+        info = json.loads((Path(directory) / "vae.json").read_text())
+        model = cls(cfg, info["resolution"], info["channels"], num_classes, conditional)
+        model.net.load_state_dict(load_file(Path(directory) / "vae.safetensors"))
+        model.net.eval()
+        return model
