@@ -37,7 +37,7 @@ def tiny_run(tmp_path_factory):
 
 
 def test_run_folder_layout(tiny_run):
-    for name in ["config.yaml", "judge.json", "metrics.csv", "summary.csv", "DONE",
+    for name in ["config.yaml", "judge.json", "data.json", "metrics.csv", "summary.csv", "DONE",
                  "plots/class_frequency.png", "plots/per_class_fid.png"]:
         assert (tiny_run / name).is_file(), name
     for g in (0, 1):
@@ -63,6 +63,8 @@ def test_generations_replace_and_resample(tiny_run):
     gen0 = _rows(tiny_run / "gen_000" / "manifest.csv")
     gen1 = _rows(tiny_run / "gen_001" / "manifest.csv")
     assert all(r["source"] == "real" for r in gen0) and all(r["source"] == "gen0" for r in gen1)
+    assert {(r["label_source"], r["from_generation"]) for r in gen0} == {("dataset", "-1")}
+    assert {(r["label_source"], r["from_generation"]) for r in gen1} == {("conditioning", "0")}
     assert len(gen0) == len(gen1)
     with np.load(tiny_run / "gen_000" / "samples.npz") as z:
         assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 16, 16)
@@ -122,7 +124,7 @@ def test_not_a_run_folder(tmp_path, capsys):
 def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
     out = tmp_path / "bad"
     assert main(["run", "configs/quick.yaml", "data.head=x", "--out", str(out)]) == 2
-    assert "data.head='x' is not a class" in capsys.readouterr().err
+    assert "data.head: 'x' is not a class of this dataset; choose one of 0, 1, 2" in capsys.readouterr().err
     assert not out.exists()
 
 

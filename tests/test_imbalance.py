@@ -6,6 +6,7 @@ import torch
 
 from vision_collapse.data.digits import load_digits_split
 from vision_collapse.data.images import LabelledImages
+from vision_collapse.config import DataConfig
 from vision_collapse.data.imbalance import build_imbalanced_subset, exp_profile_counts
 from vision_collapse.errors import UserError
 
@@ -27,25 +28,25 @@ def _pool(per_class=30, classes=4):
 
 def test_subset_counts_head_and_determinism():
     pool = _pool()
-    sub = build_imbalanced_subset(pool, "exp", 10, 20, head="c", seed=3)
+    sub = build_imbalanced_subset(pool, DataConfig(imbalance_factor=10, n_max=20, head="c"), seed=3)
     counts = sub.class_counts()
     assert counts[2] == 20  # the head
     assert sorted(counts.tolist(), reverse=True) == exp_profile_counts(20, 10, 4)
     assert counts.tolist() == [9, 4, 20, 2]  # rank order: c, a, b, d
-    again = build_imbalanced_subset(pool, "exp", 10, 20, head="c", seed=3)
+    again = build_imbalanced_subset(pool, DataConfig(imbalance_factor=10, n_max=20, head="c"), seed=3)
     assert again.ids == sub.ids
-    other = build_imbalanced_subset(pool, "exp", 10, 20, head="c", seed=4)
+    other = build_imbalanced_subset(pool, DataConfig(imbalance_factor=10, n_max=20, head="c"), seed=4)
     assert other.ids != sub.ids
 
 
 def test_too_few_images_names_the_class():
     with pytest.raises(UserError, match="class 'c' with 0 image"):
-        build_imbalanced_subset(_pool(), "exp", 100, 20, head="a", seed=0)
+        build_imbalanced_subset(_pool(), DataConfig(imbalance_factor=100, n_max=20, head="a"), seed=0)
 
 
 def test_unknown_head():
     with pytest.raises(UserError, match="data.head"):
-        build_imbalanced_subset(_pool(), "exp", 10, 20, head="z", seed=0)
+        build_imbalanced_subset(_pool(), DataConfig(imbalance_factor=10, n_max=20, head="z"), seed=0)
 
 
 def test_digits_split_is_disjoint_and_stratified():

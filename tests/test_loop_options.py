@@ -9,7 +9,7 @@ import torch
 
 from vision_collapse.cli import main
 from vision_collapse.config import config_from_yaml_text, load_config
-from vision_collapse.data import load_real_data
+from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
@@ -76,7 +76,7 @@ def test_pseudo_labeller_is_used_when_and_only_when_asked(tmp_path):
     assert np.bincount([int(r["label"]) for r in gen1], minlength=10).tolist() == np.bincount(again, minlength=10).tolist()
     # The labeller saw only the imbalanced subset, so it is a different (and worse) classifier than the judge.
     real = load_real_data(cfg.data, cfg.seed)
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"name": "digits", "test_fraction": 0.2, "resolution": 0})
+    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
     assert not torch.equal(labeller.net.head.weight, judge.net.head.weight)
 
 
@@ -94,7 +94,7 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
     cond = sampling_labels(real.subset, real.subset, 2 * n, "proportional",
                            torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "labels")))
     images = model.sample(2 * n, cond, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"name": "digits", "test_fraction": 0.2, "resolution": 0})
+    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
     p = judge.predict(images).probs.numpy()[np.arange(2 * n), cond.numpy()]
     top = np.sort(np.argsort(-p, kind="stable")[:n])
     assert np.array_equal(images.numpy()[top], z["images"])

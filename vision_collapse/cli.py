@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from vision_collapse.errors import UserError
 
 DEFAULT_CONFIG = Path("configs/quick.yaml")
@@ -23,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
     run.add_argument("--seeds", metavar="LIST",
                      help="independent seeds such as 0,1,2 or 0-4: runs into OUT/seed_<s>/ and writes OUT/aggregate.csv")
+    data = sub.add_parser("datasets", help="list the datasets and where they are looked for, or one dataset's counts")
+    data.add_argument("items", nargs="*", metavar="NAME|CONFIG|KEY=VALUE",
+                      help="a dataset name or YAML config, then overrides such as data.root=~/data/dogs data.n_max=100")
     for name, text in (("grid", "redraw every generation's grid.png"), ("plot", "redraw RUN/plots/*.png")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("run", type=Path, help="a run folder, finished or partial")
@@ -70,6 +75,43 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_datasets(args) -> int:
+    """vision-collapse datasets [NAME|CONFIG] [KEY=VALUE ...]."""
+    from vision_collapse.config import DATASETS, load_config
+    from vision_collapse.data import READERS, dataset_root, load_real_data
+
+    items = list(args.items)
+    config_path = None
+    if items and "=" not in items[0]:
+        first = items.pop(0)
+        if first in DATASETS:
+            items.insert(0, f"data.name={first}")
+        else:
+            config_path = Path(first)
+    if config_path is None and not items:
+        for name, reader in READERS.items():
+            try:
+                root = dataset_root(load_config(None, [f"data.name={name}"]).data)
+                facts = ", ".join(f"{k} {v}" for k, v in reader.survey(root).items())
+                print(f"{name:14} found     {str(root) if root else '(embedded)'}: {facts}")
+            except UserError as exc:
+                print(f"{name:14} not found {exc}")
+        print("set data.root=DIR to look elsewhere, e.g. vision-collapse datasets stanford-dogs data.root=~/data/dogs")
+        return 0
+    cfg = load_config(config_path, items)
+    real = load_real_data(cfg.data, cfg.seed)
+    info = real.info
+    print(f"{cfg.data.name} from {info['root']} at {info['resolution']}x{info['resolution']}, {info['channels']} channel(s); "
+          f"imbalance {cfg.data.imbalance}, head {real.subset.class_names[int(np.argmax(real.subset.class_counts()))]!r}")
+    print(f"{'class':28} {'pool':>7} {'test':>7} {'subset':>7}")
+    for name, pool, test, subset in zip(info["classes"], info["pool_counts"], info["test_counts"], info["subset_counts"]):
+        print(f"{name:28} {pool:7d} {test:7d} {subset:7d}")
+    print(f"{'total':28} {sum(info['pool_counts']):7d} {sum(info['test_counts']):7d} {sum(info['subset_counts']):7d}")
+    if info.get("skipped"):
+        print(f"skipped {len(info['skipped'])} unreadable image(s), e.g. {info['skipped'][0]}")
+    return 0
+
+
 def cmd_grid(args) -> int:
     """vision-collapse grid RUN."""
     from vision_collapse.config import config_from_yaml_text
@@ -104,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "grid": cmd_grid, "plot": cmd_plot}[args.command](args)
+        return {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot}[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,25 +18,61 @@ LABEL_SOURCES = ("conditioning", "classifier", "none")
 MODEL_KINDS = ("diffusion", "vae", "gmm")
 
 
+DATASETS = ("digits", "fashion-mnist", "cifar10", "stanford-dogs", "oxford-pets", "imagefolder")
+IMBALANCE_PROFILES = ("exp", "step", "dominant", "custom", "none")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which real images to use and how to make them imbalanced."""
 
-    name: str = "digits"  # dataset; 'digits' (scikit-learn's bundled 8x8 digits) is embedded
-    test_fraction: float = 0.2  # share of each class held out as real test images, never trained on
-    imbalance: str = "exp"  # 'exp' (CIFAR-LT long tail) or 'none' (every class n_max)
-    imbalance_factor: float = 20.0  # IF: head count / rarest count for 'exp'
+    # 'digits' (scikit-learn's bundled 8x8 digits, embedded), 'fashion-mnist', 'cifar10', 'stanford-dogs',
+    # 'oxford-pets' or 'imagefolder' (root/<class>/<image>); `vision-collapse datasets` shows what is found
+    name: str = "digits"
+    root: str = ""  # the dataset folder as its archive unpacks; '' means the dataset's default location
+    download: bool = False  # let torchvision download it into root (fashion-mnist, cifar10, oxford-pets only)
+    resolution: int = 0  # square side images are resized to (shorter side, then centre crop); 0: dataset default
+    channels: int = 0  # 1 (grey) or 3 (RGB); 0: the dataset's own
+    crop: str = "none"  # stanford-dogs: 'bbox' crops each image to its largest annotated dog first
+    species: str = "all"  # oxford-pets: 'dog' keeps the 25 dog breeds, 'cat' the 12 cat breeds
+    skip_corrupt: bool = False  # skip unreadable images (listed in RUN/data.json) instead of stopping
+    classes: tuple[str, ...] = ()  # keep only these classes, by name; () keeps all
+    test_fraction: float = 0.2  # digits and imagefolder: share of each class held out (others use the official split)
+    # 'exp' (CIFAR-LT: n_c = n_max (1/IF)^(rank/(C-1))), 'step' (first floor(C/2) ranks n_max, the rest n_max/IF),
+    # 'dominant' (the head holds dominant_share, the rest split the remainder evenly), 'custom' (data.custom),
+    # or 'none' (every class n_max)
+    imbalance: str = "exp"
+    imbalance_factor: float = 20.0  # IF: head count / rarest count for 'exp' and 'step'
     n_max: int = 0  # training images of the head class; 0 means as many as the scarcest class holds
-    head: str = "0"  # class name of the head class; the rest follow in class order
-    resolution: int = 0  # side length images are resized to; 0 keeps the dataset's own (8 for digits)
+    dominant_share: float = 0.5  # 'dominant': the head's share of the training subset
+    custom: dict = field(default_factory=dict)  # 'custom': {class name: count} or {class name: proportion}
+    head: str = ""  # the head class, by name; '' means the first class (of data.classes, or of the dataset)
+    order: str = "given"  # ranks after the head: 'given' (data.classes or dataset order) or 'seeded' (shuffled by seed)
 
     def __post_init__(self):
-        _check(self.name in ("digits",), f"unknown data.name {self.name!r}; the available dataset is 'digits'")
+        if self.name not in DATASETS:
+            near = difflib.get_close_matches(self.name, DATASETS, n=1, cutoff=0.4)
+            hint = f"did you mean {near[0]!r}?" if near else f"choose one of {', '.join(DATASETS)}"
+            raise UserError(f"unknown data.name {self.name!r}; {hint}")
         _check(0 < self.test_fraction < 1, "data.test_fraction must lie in (0, 1), e.g. data.test_fraction=0.2")
-        _check(self.imbalance in ("exp", "none"), "data.imbalance must be 'exp' or 'none'")
+        _check(self.imbalance in IMBALANCE_PROFILES,
+               f"data.imbalance must be one of {', '.join(IMBALANCE_PROFILES)}; got {self.imbalance!r}")
         _check(self.imbalance_factor >= 1, "data.imbalance_factor must be >= 1 (1 means balanced)")
         _check(self.n_max >= 0, "data.n_max must be >= 0 (0 means as many as possible)")
-        _check(self.resolution >= 0, "data.resolution must be >= 0 (0 keeps the native size)")
+        _check(self.resolution >= 0, "data.resolution must be >= 0 (0 keeps the dataset default)")
+        _check(self.channels in (0, 1, 3), "data.channels must be 1 (grey), 3 (RGB) or 0 (the dataset's own)")
+        _check(self.crop in ("none", "bbox"), "data.crop must be 'none' or 'bbox'")
+        _check(self.crop == "none" or self.name == "stanford-dogs", "data.crop=bbox needs data.name=stanford-dogs")
+        _check(self.species in ("all", "dog", "cat"), "data.species must be 'all', 'dog' or 'cat'")
+        _check(self.species == "all" or self.name == "oxford-pets", "data.species needs data.name=oxford-pets")
+        _check(self.download is False or self.name in ("fashion-mnist", "cifar10", "oxford-pets"),
+               f"data.download=true is not supported for {self.name}; download it by hand (see README)")
+        _check(0 < self.dominant_share < 1, "data.dominant_share must lie in (0, 1)")
+        _check(self.order in ("given", "seeded"), "data.order must be 'given' or 'seeded'")
+        _check(self.imbalance != "custom" or bool(self.custom),
+               "data.imbalance=custom needs data.custom, e.g. {golden_retriever: 200, pug: 20}")
+        _check(all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.custom.values()),
+               "data.custom values must be counts or proportions >= 0")
 
 
 @dataclass(frozen=True)
@@ -209,6 +245,10 @@ def _coerce(value, typ, key: str):
         if not isinstance(value, (list, tuple)):
             raise UserError(f"{key} must be a list, e.g. {key}=[32,64]; got {value!r}")
         return tuple(_coerce(v, inner, key) for v in value)
+    if typ is dict:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        raise UserError(f"{key} must be a mapping, e.g. {key}={{a: 10, b: 2}}; got {value!r}")
     if typ is bool:
         if isinstance(value, bool):
             return value

@@ -9,6 +9,11 @@ from pathlib import Path
 import torch
 
 
+def cache_dir() -> Path:
+    """Where decoded datasets and trained judges are kept across runs: $VISION_COLLAPSE_CACHE or ~/.cache/vision_collapse."""
+    return Path(os.environ.get("VISION_COLLAPSE_CACHE") or Path.home() / ".cache" / "vision_collapse")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary sibling `.NAME.tmpPID`, flush to disk, then rename over `path`."""
     path = Path(path)

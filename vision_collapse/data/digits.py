@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
 from vision_collapse.data.images import LabelledImages
+from vision_collapse.data.source import Source, split_per_class
 
-SPLIT_SEED = 12345  # fixed, so the held-out split (and the cached judge) is shared by every experiment seed
+NAME = "digits"
+DEFAULT_ROOT = ""  # embedded in scikit-learn
+RESOLUTION, CHANNELS = 8, 1
+HOW = "bundled with scikit-learn; nothing to download"
 
 
-def load_digits_split(test_fraction: float) -> tuple[LabelledImages, LabelledImages]:
-    """Return (train pool, held-out test), split per class so each class keeps `test_fraction` for testing."""
+def read(root: Path | None, cfg) -> Source:
+    """All 1,797 digits, held out per class by data.test_fraction."""
     bunch = load_digits()
     # Digits store ink as 0..16; stretch to the full uint8 range.
     images = torch.from_numpy(np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
     labels = torch.from_numpy(bunch.target.astype(np.int64))
     names = tuple(str(n) for n in bunch.target_names)
     everything = LabelledImages(images, labels, tuple(f"real/digits/{i}" for i in range(len(labels))), names)
-    rng = np.random.default_rng(SPLIT_SEED)
-    test = []
-    for c in range(len(names)):
-        members = np.flatnonzero(bunch.target == c)
-        test.extend(rng.choice(members, size=int(round(test_fraction * len(members))), replace=False).tolist())
-    is_test = np.zeros(len(labels), dtype=bool)
-    is_test[test] = True
-    return everything.subset(np.flatnonzero(~is_test)), everything.subset(np.flatnonzero(is_test))
+    train, test = split_per_class(everything, cfg.test_fraction)
+    return Source(names, train, test)
+
+
+def survey(root: Path | None) -> dict:
+    """Classes and split sizes without decoding (here: the whole set is in memory anyway)."""
+    return {"classes": 10, "images": 1797, "split": "data.test_fraction per class"}
+
+
+def load_digits_split(test_fraction: float) -> tuple[LabelledImages, LabelledImages]:
+    """(train pool, held-out test) of the digits."""
+    from vision_collapse.config import DataConfig
+
+    source = read(None, DataConfig(test_fraction=test_fraction))
+    return source.train, source.test

@@ -63,6 +63,22 @@ def resized(data: LabelledImages, resolution: int) -> LabelledImages:
     return LabelledImages(x.round().clamp(0, 255).to(torch.uint8), data.labels, data.ids, data.class_names)
 
 
+def converted(data: LabelledImages, channels: int) -> LabelledImages:
+    """The same images with `channels` channels: grey repeated to RGB, or RGB to luma (ITU-R 601, as PIL's 'L')."""
+    have = data.images.shape[1]
+    if channels == have:
+        return data
+    if channels == 3 and have == 1:
+        images = data.images.repeat(1, 3, 1, 1)
+    elif channels == 1 and have == 3:
+        weights = torch.tensor([299, 587, 114], dtype=torch.int64).view(1, 3, 1, 1)
+        images = ((data.images.to(torch.int64) * weights).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor")
+        images = images.to(torch.uint8)
+    else:
+        raise ValueError(f"cannot convert {have} channels to {channels}")
+    return LabelledImages(images, data.labels, data.ids, data.class_names)
+
+
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the range the diffusion model and judge work in."""
     return images.float().div(127.5).sub(1.0)

@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vision_collapse.config import ExperimentConfig, config_from_yaml_text, config_to_yaml, diff_configs
-from vision_collapse.data import load_real_data
+from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.generation import Reference, run_generation
@@ -67,9 +67,11 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
     prepare_run_dir(cfg, run, force)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    rd.atomic_write_text(run / rd.DATA, json.dumps(real.info, indent=2) + "\n")
+    if real.info.get("skipped"):
+        log(f"skipped {len(real.info['skipped'])} unreadable image(s), listed in {run / rd.DATA}")
     # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
-    data_key = {"name": cfg.data.name, "test_fraction": cfg.data.test_fraction, "resolution": cfg.data.resolution}
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, data_key)
+    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
     note = "trained on every real training image (not the imbalanced subset); measured on the held-out test split"
     rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names, note), indent=2) + "\n")
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")

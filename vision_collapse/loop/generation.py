@@ -43,17 +43,21 @@ class GenerationResult:
     samples: LabelledImages
 
 
-def manifest_rows(train_set: LabelledImages) -> list[dict]:
-    """Provenance of every training item: id, label, and whether it is real or from generation k."""
-    return [
-        {
+def manifest_rows(train_set: LabelledImages, label_source: str) -> list[dict]:
+    """Provenance of every training item: id, label, who gave the label, and the generation it came from."""
+    synthetic_labels = {"none": "judge"}.get(label_source, label_source)
+    rows = []
+    for item_id, label in zip(train_set.ids, train_set.labels.tolist()):
+        real = item_id.startswith("real/")
+        rows.append({
             "id": item_id,
             "label": int(label),
             "class_name": train_set.class_names[label],
-            "source": "real" if item_id.startswith("real/") else item_id.split("/", 1)[0],
-        }
-        for item_id, label in zip(train_set.ids, train_set.labels.tolist())
-    ]
+            "source": "real" if real else item_id.split("/", 1)[0],
+            "label_source": "dataset" if real else synthetic_labels,
+            "from_generation": -1 if real else int(item_id.split("/", 1)[0][3:]),
+        })
+    return rows
 
 
 def train_model(generation: int, train_set: LabelledImages, cfg: ExperimentConfig, run: Path):
@@ -103,7 +107,7 @@ def run_generation(
 ) -> GenerationResult:
     """Train, sample, judge, measure and write one generation's folder, DONE marker last."""
     out.mkdir(parents=True, exist_ok=True)
-    rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set))
+    rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set, cfg.loop.label_source))
 
     start = time.perf_counter()
     model = train_model(generation, train_set, cfg, out.parent)

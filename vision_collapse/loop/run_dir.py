@@ -19,6 +19,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.csv"  # one row per (generation, class)
 SUMMARY = "summary.csv"  # one row per generation
 JUDGE = "judge.json"
+DATA = "data.json"  # the real data: dataset, root, classes, counts per split, skipped files
 LABELLER = "labeller.pt"  # the pseudo-labeller's weights, when loop.label_source or curation needs one
 LABELLER_REPORT = "labeller.json"
 DONE = "DONE"  # written last, in the run folder and in each finished generation folder

@@ -38,9 +38,7 @@ def build_training_set(
     if loop.strategy == "mix":
         real_part = _draw(real.subset, n_real, rng)
     else:  # fresh: new real images from the pool, drawn with the same imbalance profile
-        d = cfg.data
-        fresh = build_imbalanced_subset(real.pool, d.imbalance, d.imbalance_factor, d.n_max, d.head,
-                                        generation_seed(cfg.seed, generation, "fresh"))
+        fresh = build_imbalanced_subset(real.pool, cfg.data, cfg.seed, generation_seed(cfg.seed, generation, "fresh"))
         real_part = _draw(fresh, n_real, rng)
     return concat([real_part, _draw(previous, n - len(real_part), rng)])
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +16,7 @@ from tqdm.auto import tqdm
 
 from vision_collapse.config import JudgeConfig, config_to_dict
 from vision_collapse.data.images import LabelledImages, to_model_range
-from vision_collapse.files import atomic_torch_save
+from vision_collapse.files import atomic_torch_save, cache_dir
 
 JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
@@ -101,11 +100,6 @@ def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, s
     judge.accuracy = float(hits.mean())
     judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(train.num_classes)]
     return judge
-
-
-def cache_dir() -> Path:
-    """Where trained judges are kept across runs: $VISION_COLLAPSE_CACHE or ~/.cache/vision_collapse."""
-    return Path(os.environ.get("VISION_COLLAPSE_CACHE") or Path.home() / ".cache" / "vision_collapse")
 
 
 def save_classifier(judge: Judge, path: Path) -> None:
