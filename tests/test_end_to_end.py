@@ -49,14 +49,30 @@ def test_run_folder_layout(tiny_run):
 
 def test_metrics_and_summary_columns(tiny_run):
     rows = _rows(tiny_run / "metrics.csv")
-    assert len(rows) == 2 * 10
-    assert {"generation", "class_index", "class_name", "train_count", "gen_freq", "fid"} <= set(rows[0])
-    for g in (0, 1):
-        freq = [float(r["gen_freq"]) for r in rows if r["generation"] == str(g)]
-        assert abs(sum(freq) - 1) < 1e-6
+    assert len(rows) == 2 * 11  # ten classes and the unrecognisable bin
+    assert {"generation", "class_index", "class_name", "train_count", "gen_freq", "gen_freq_recognisable",
+            "gen_freq_calibrated", "fid", "fid_floor", "kid", "kid_std", "precision", "recall", "density",
+            "coverage", "label_fidelity", "to_head", "eval_count"} <= set(rows[0])
     summary = _rows(tiny_run / "summary.csv")
     assert [s["generation"] for s in summary] == ["0", "1"]
-    assert {"generation", "fid", "dominant_share", "tail_share", "train_seconds", "sample_seconds"} <= set(summary[0])
+    assert {"generation", "fid", "kid", "dominant_share", "tail_share", "dominant_share_calibrated",
+            "tail_share_calibrated", "unrecognisable_share", "entropy", "kl_to_gen0", "tv_to_gen0",
+            "extinct_classes", "train_seconds", "sample_seconds"} <= set(summary[0])
+    for g in (0, 1):
+        mine = [r for r in rows if r["generation"] == str(g)]
+        classes = [r for r in mine if r["class_name"] != "unrecognisable"]
+        lost = [float(r["gen_freq"]) for r in mine if r["class_name"] == "unrecognisable"]
+        assert abs(sum(float(r["gen_freq"]) for r in mine) - 1) < 1e-6
+        assert abs(lost[0] - float(summary[g]["unrecognisable_share"])) < 1e-7
+        for column in ("gen_freq_recognisable", "gen_freq_calibrated"):
+            assert abs(sum(float(r[column]) for r in classes) - 1) < 1e-6
+        assert all(r["eval_count"] == "50" for r in classes)  # eval.samples_per_class, drawn per class
+        confusion = _rows(tiny_run / f"gen_00{g}" / "confusion.csv")
+        assert len(confusion) == 10 and all(sum(int(v) for k, v in r.items() if k != "conditioning") == 50
+                                            for r in confusion)
+        fidelity = [int(r[r["conditioning"]]) / 50 for r in confusion]
+        assert np.allclose(fidelity, [float(r["label_fidelity"]) for r in classes], atol=1e-7)
+    assert float(summary[0]["kl_to_gen0"]) == 0 and float(summary[0]["tv_to_gen0"]) == 0
 
 
 def test_generations_replace_and_resample(tiny_run):
@@ -72,7 +88,7 @@ def test_generations_replace_and_resample(tiny_run):
         assert sorted(int(r["label"]) for r in gen1) == sorted(z["labels"].tolist())
     counts0 = np.bincount([int(r["label"]) for r in gen0], minlength=10)
     metrics = _rows(tiny_run / "metrics.csv")
-    assert [int(r["train_count"]) for r in metrics if r["generation"] == "0"] == counts0.tolist()
+    assert [int(r["train_count"]) for r in metrics if r["generation"] == "0" and r["class_index"] != "-1"] == counts0.tolist()
 
 
 def test_grid_image_has_a_row_per_class(tiny_run):
@@ -135,10 +151,11 @@ def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
                  "loop.generations=1", "--out", str(out)]) == 0
     with np.load(out / "gen_000" / "samples.npz") as z:
         assert (z["labels"] == z["judged"]).all()
-    rows = _rows(out / "metrics.csv")
-    counts = np.array([int(r["sample_count"]) for r in rows])
-    freq = np.array([float(r["gen_freq"]) for r in rows])
-    assert np.allclose(counts / counts.sum(), freq, atol=1e-7)
+        judged_counts = np.bincount(z["judged"], minlength=10)
+    rows = [r for r in _rows(out / "metrics.csv") if r["class_name"] != "unrecognisable"]
+    assert [int(r["sample_count"]) for r in rows] == judged_counts.tolist()
+    assert all(r["label_fidelity"] == "nan" for r in rows)  # no conditioning labels to be faithful to
+    assert not (out / "gen_000" / "confusion.csv").exists()
 
 
 def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):

@@ -47,3 +47,13 @@ def test_class_with_too_few_samples_is_nan():
 def test_identical_sets_have_zero_fid():
     feats = torch.randn(200, 8, dtype=torch.float64)
     assert abs(fid_from_features(feats, feats)) < 1e-8
+
+
+def test_fewer_samples_than_dimensions_matches_scipy():
+    # The low-rank route (n, m < D): compare with the textbook formula where scipy's sqrtm is still stable.
+    rng = np.random.default_rng(5)
+    for n, m in [(20, 30), (40, 12), (2, 3)]:
+        a = rng.normal(size=(n, 48))
+        b = rng.normal(loc=0.2, scale=1.3, size=(m, 48))
+        ref = scipy_fid(a, b)
+        assert abs(fid_from_features(torch.from_numpy(a), torch.from_numpy(b)) - ref) <= 1e-6 * abs(ref)

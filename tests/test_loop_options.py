@@ -108,7 +108,7 @@ def test_baseline_runs_end_to_end_and_reloads(kind, tmp_path):
     cfg = config_from_yaml_text((run / "config.yaml").read_text())
     z = _npz(run / "gen_001" / "samples.npz")
     assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 8, 8)
-    assert len(_rows(run / "metrics.csv")) == 2 * 10 and (run / "DONE").is_file()
+    assert len(_rows(run / "metrics.csv")) == 2 * 11 and (run / "DONE").is_file()
     model = load_model(run / "gen_001" / "model", cfg.model, 10, True)
     again = model.sample(len(z["labels"]), torch.from_numpy(z["labels"]),
                          torch.Generator().manual_seed(generation_seed(cfg.seed, 1, "sample")))

@@ -198,10 +198,28 @@ class EvalConfig:
 
     tail_fraction: float = 0.3  # tail_share covers this rarest share of classes (by real count)
     grid_per_class: int = 10  # samples per class row in grid.png
+    # Conditional models: evaluation samples drawn per class at this fixed count, apart from the training
+    # draw, so a fading class can still be measured (per-class FID, KID, PRDC, label fidelity).
+    # Unconditional models are evaluated on their generation's samples, grouped by the judge's label.
+    samples_per_class: int = 50
+    floor_repeats: int = 3  # random half-splits averaged into each class's fid_floor
+    kid_subset_size: int = 100  # images per KID subset (capped by the smaller set)
+    kid_subsets: int = 20  # subsets whose MMD^2 gives KID's mean and standard deviation
+    prdc_k: int = 5  # nearest neighbours for precision, recall, density and coverage
+    recognisable_quantile: float = 0.99  # share of held-out real images each 'unrecognisable' threshold keeps
+    # Feature space for FID/KID/PRDC: 'judge' (the reference classifier, offline) or 'inception'
+    # (torchmetrics' FID InceptionV3; needs its weights cached or eval.inception_weights)
+    backbone: str = "judge"
+    inception_weights: str = ""  # path to pt_inception-2015-12-05-6726825d.pth for eval.backbone=inception
 
     def __post_init__(self):
         _check(0 < self.tail_fraction < 1, "eval.tail_fraction must lie in (0, 1)")
         _check(self.grid_per_class >= 1, "eval.grid_per_class must be >= 1")
+        _check(self.samples_per_class >= 2, "eval.samples_per_class must be >= 2")
+        _check(min(self.floor_repeats, self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
+               "eval.floor_repeats, kid_subset_size, kid_subsets and prdc_k must be >= 1")
+        _check(0.5 < self.recognisable_quantile < 1, "eval.recognisable_quantile must lie in (0.5, 1), e.g. 0.99")
+        _check(self.backbone in ("judge", "inception"), "eval.backbone must be 'judge' or 'inception'")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -13,9 +14,11 @@ from vision_collapse.config import ExperimentConfig, config_from_yaml_text, conf
 from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
-from vision_collapse.loop.generation import Reference, run_generation
+from vision_collapse.loop.generation import run_generation
 from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
 from vision_collapse.loop.strategies import build_training_set
+from vision_collapse.metrics.backbone import feature_extractor
+from vision_collapse.metrics.evaluate import build_reference
 from vision_collapse.metrics.judge import judge_report, load_or_train_judge
 from vision_collapse.viz.plots import draw_plots
 
@@ -60,6 +63,15 @@ def write_tables(run: Path) -> None:
     rd.write_csv(run / rd.SUMMARY, summaries)
 
 
+def gen0_calibrated(run: Path):
+    """Generation 0's calibrated class frequencies from its metrics.csv, or None before it has finished."""
+    path = rd.generation_dir(run, 0) / rd.METRICS
+    if not (rd.generation_dir(run, 0) / rd.DONE).is_file():
+        return None
+    rows = [r for r in rd.read_csv(path) if int(r["class_index"]) >= 0]
+    return np.array([float(r["gen_freq_calibrated"]) for r in rows])
+
+
 def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=print) -> Path:
     """Run (or resume) the whole experiment into `run` and return it; DONE is written last."""
     run = Path(run)
@@ -75,10 +87,13 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
     note = "trained on every real training image (not the imbalanced subset); measured on the held-out test split"
     rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names, note), indent=2) + "\n")
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
+    shaky = judge_report(judge, real.pool.class_names, note)["unreliable_classes"]
+    if shaky:
+        log(f"warning: the judge recalls fewer than 80% of held-out {', '.join(shaky)}; their frequencies are unreliable")
     labeller = load_or_train_labeller(run, real, cfg) if needs_labeller(cfg) else None
     if labeller is not None:
         log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
-    ref = Reference(real.subset, judge.predict(real.test.images).features, real.test.labels, judge, labeller)
+    ref = build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg)
 
     history = []  # labelled samples of each finished generation
     done = set(rd.finished_generations(run))
@@ -89,14 +104,15 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
         if g in done:
             history.append(rd.load_samples(out / rd.SAMPLES)[0])  # resume: later generations learn from these
             continue
-        result = run_generation(g, build_training_set(g, real, history, cfg), ref, cfg, out)
+        result = run_generation(g, build_training_set(g, real, history, cfg), ref, cfg, out, gen0_calibrated(run))
         history.append(result.samples)
         write_tables(run)
         draw_plots(run)
         s = result.summary
         log(
-            f"gen {g}: fid {s['fid']:.2f}  head share {s['dominant_share']:.3f}  tail share {s['tail_share']:.3f}  "
-            f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s"
+            f"gen {g}: fid {s['fid']:.2f}  head share {s['dominant_share']:.3f}  tail share {s['tail_share']:.3f} "
+            f"(calibrated {s['tail_share_calibrated']:.3f})  unrecognisable {s['unrecognisable_share']:.3f}  "
+            f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s"
         )
     write_tables(run)
     draw_plots(run)

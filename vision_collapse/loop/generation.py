@@ -16,22 +16,9 @@ from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.fid import fid_from_features, per_class_fid
-from vision_collapse.metrics.frequencies import class_frequencies, dominant_and_tail_share
-from vision_collapse.metrics.judge import Judge
+from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
 from vision_collapse.models import TrainingDiverged, build_model, load_model
 from vision_collapse.viz.grid import class_grid
-
-
-@dataclass(frozen=True)
-class Reference:
-    """What every generation is measured against; computed once per run."""
-
-    real: LabelledImages  # the generation-0 imbalanced subset
-    test_features: torch.Tensor  # judge features of the held-out real test images
-    test_labels: torch.Tensor
-    judge: Judge
-    labeller: Judge | None = None  # the pseudo-labeller, when the config asks for one
 
 
 @dataclass(frozen=True)
@@ -98,12 +85,25 @@ def draw_samples(generation: int, model, train_set: LabelledImages, ref: Referen
     return images, cond
 
 
+def eval_set(generation: int, model, samples: LabelledImages, judged, features, ref: Reference,
+             cfg: ExperimentConfig) -> EvalSet:
+    """Conditional: eval.samples_per_class fresh samples per class; unconditional: the samples, by judged class."""
+    if not cfg.conditional:
+        return EvalSet(judged.labels, None, judged, features)
+    classes = torch.arange(samples.num_classes).repeat_interleave(cfg.eval.samples_per_class)
+    images = model.sample(len(classes), classes,
+                          torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "eval")),
+                          desc=f"gen {generation} eval")
+    return EvalSet(classes, classes, ref.judge.predict(images), ref.features(images))
+
+
 def run_generation(
     generation: int,
     train_set: LabelledImages,  # what this generation's model learns from
     ref: Reference,
     cfg: ExperimentConfig,
     out: Path,  # this generation's folder, RUN/gen_XXX
+    gen0_calibrated=None,  # generation 0's calibrated class frequencies (None while measuring generation 0)
 ) -> GenerationResult:
     """Train, sample, judge, measure and write one generation's folder, DONE marker last."""
     out.mkdir(parents=True, exist_ok=True)
@@ -128,48 +128,19 @@ def run_generation(
     rd.save_samples(out / rd.SAMPLES, samples, judged.labels, cond)
     rd.atomic_save_png(out / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))  # redrawable from samples.npz
 
-    rows, summary = measure(generation, train_set, samples, judged.labels, judged.features, ref, cfg)
-    summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds)
+    start = time.perf_counter()
+    features = judged.features if cfg.eval.backbone == "judge" else ref.features(images)
+    evaluated = eval_set(generation, model, samples, judged, features, ref, cfg)
+    rng = torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "metrics"))
+    rows, summary, confusion = measure(generation, train_set, samples, judged, features, evaluated, ref, cfg,
+                                       gen0_calibrated, rng)
+    summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds,
+                   eval_seconds=time.perf_counter() - start)
+    if confusion is not None:
+        names = list(samples.class_names) + ["unrecognisable"]
+        rd.write_csv(out / rd.CONFUSION, [{"conditioning": names[c], **dict(zip(names, confusion[c].tolist()))}
+                                          for c in range(samples.num_classes)])
     rd.write_csv(out / rd.METRICS, rows)
     rd.write_csv(out / rd.SUMMARY, [summary])
     rd.atomic_write_text(out / rd.DONE, "")
     return GenerationResult(rows, summary, samples)
-
-
-def measure(
-    generation: int,
-    train_set: LabelledImages,
-    samples: LabelledImages,
-    judged: torch.Tensor,
-    features: torch.Tensor,  # judge features of the samples, from the same pass as `judged`
-    ref: Reference,
-    cfg: ExperimentConfig,
-) -> tuple[list[dict], dict]:
-    """Per-class rows and the generation's summary row."""
-    num_classes = samples.num_classes
-    gen_freq = class_frequencies(judged.numpy(), num_classes)
-    fids = per_class_fid(features, samples.labels, ref.test_features, ref.test_labels, num_classes)
-    train_counts, sample_counts = train_set.class_counts(), samples.class_counts()
-    rows = [
-        {
-            "generation": generation,
-            "class_index": c,
-            "class_name": samples.class_names[c],
-            "train_count": int(train_counts[c]),
-            "sample_count": int(sample_counts[c]),
-            "gen_freq": gen_freq[c],
-            "fid": fids[c],
-        }
-        for c in range(num_classes)
-    ]
-    dominant, tail = dominant_and_tail_share(gen_freq, ref.real.class_counts(), cfg.eval.tail_fraction)
-    real_items = sum(i.startswith("real/") for i in train_set.ids)
-    summary = {
-        "generation": generation,
-        "fid": fid_from_features(features, ref.test_features),
-        "dominant_share": dominant,
-        "tail_share": tail,
-        "train_size": len(train_set),
-        "real_fraction": real_items / len(train_set),
-    }
-    return rows, summary

@@ -26,6 +26,7 @@ DONE = "DONE"  # written last, in the run folder and in each finished generation
 SAMPLES = "samples.npz"
 MANIFEST = "manifest.csv"
 GRID = "grid.png"
+CONFUSION = "confusion.csv"  # conditioning label x judged label counts of the evaluation samples
 MODEL = "model"
 CHECKPOINT = "checkpoint.pt"  # training state inside an unfinished generation (train.checkpoint_every)
 AGGREGATE = "aggregate.csv"  # multi-seed runs: mean and 95% interval across RUN/seed_<s>/

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6}
+_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8}
 
 
 def generation_seed(seed: int, generation: int, stream: str) -> int:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-PER_CLASS = ("train_count", "sample_count", "gen_freq", "fid")  # metrics.csv columns aggregated per class
-SKIP_SUMMARY = ("generation",)  # summary.csv columns that are not metrics
+KEYS = ("generation", "class_index", "class_name")  # columns that say where a row belongs, not metrics
 
 
 def mean_ci(values, level: float = 0.95) -> dict:
@@ -29,14 +28,14 @@ def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[di
     cells: dict[tuple, list[float]] = {}
     for rows in per_seed_metrics:
         for r in rows:
-            for metric in PER_CLASS:
-                if metric in r:
+            for metric, value in r.items():
+                if metric not in KEYS:
                     key = (int(r["generation"]), int(r["class_index"]), r["class_name"], metric)
-                    cells.setdefault(key, []).append(float(r[metric]))
+                    cells.setdefault(key, []).append(float(value))
     for rows in per_seed_summary:
         for r in rows:
             for metric, value in r.items():
-                if metric not in SKIP_SUMMARY:
+                if metric not in KEYS:
                     cells.setdefault((int(r["generation"]), -1, "all", metric), []).append(float(value))
     return [
         {"generation": g, "class_index": c, "class_name": name, "metric": metric, **mean_ci(values)}

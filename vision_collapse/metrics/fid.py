@@ -14,15 +14,6 @@ def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, centred.T @ centred / (len(x) - 1)
 
 
-def class_stats(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list:
-    """(count, mean, cov) per class; mean and cov are None where a class has fewer than 2 members."""
-    out = []
-    for c in range(num_classes):
-        members = features[labels == c]
-        out.append((len(members), *gaussian_stats(members)) if len(members) >= 2 else (len(members), None, None))
-    return out
-
-
 def _sqrt_psd(m: torch.Tensor) -> torch.Tensor:
     """Square root of a symmetric positive semi-definite matrix by eigen-decomposition."""
     vals, vecs = torch.linalg.eigh(m)
@@ -41,9 +32,26 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
 
 def fid_from_features(gen: torch.Tensor, real: torch.Tensor) -> float:
     """FID between two feature sets; NaN when either has fewer than 2 rows."""
-    if len(gen) < 2 or len(real) < 2:
+    n, m, dim = len(gen), len(real), gen.shape[1]
+    if n < 2 or m < 2:
         return float("nan")
-    return frechet_distance(*gaussian_stats(gen), *gaussian_stats(real))
+    if min(n, m) >= dim:
+        return frechet_distance(*gaussian_stats(gen), *gaussian_stats(real))
+    # Fewer samples than dimensions (every per-class FID on deep features): with centred data A (n x D) and
+    # B (m x D), S1 S2 = A'A B'B / ((n-1)(m-1)) shares its non-zero eigenvalues with (A B')(A B')', so
+    # tr((S1 S2)^1/2) is the sum of the singular values of A B' (n x m). Exact, and no D x D matrix is formed.
+    a = gen.double() - gen.double().mean(0)
+    b = real.double() - real.double().mean(0)
+    tr_sqrt = torch.linalg.svdvals(a @ b.T).sum() / np.sqrt((n - 1) * (m - 1))
+    mean_term = (gen.double().mean(0) - real.double().mean(0)).square().sum()
+    return float(mean_term + a.square().sum() / (n - 1) + b.square().sum() / (m - 1) - 2 * tr_sqrt)
+
+
+def grouped(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[torch.Tensor]:
+    """Each class's rows as a contiguous slice, from one stable sort (no per-class scans of all rows)."""
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels, minlength=num_classes).tolist()
+    return list(torch.split(features[order], counts))
 
 
 def per_class_fid(
@@ -54,10 +62,6 @@ def per_class_fid(
     num_classes: int,
 ) -> np.ndarray:
     """FID of each class's generated images against that class's real images; NaN where either has < 2."""
-    gen_stats = class_stats(gen_features, gen_labels, num_classes)
-    real_stats = class_stats(real_features, real_labels, num_classes)
-    fids = np.full(num_classes, np.nan)
-    for c, ((_, mu_g, cov_g), (_, mu_r, cov_r)) in enumerate(zip(gen_stats, real_stats)):
-        if mu_g is not None and mu_r is not None:
-            fids[c] = frechet_distance(mu_g, cov_g, mu_r, cov_r)
-    return fids
+    # One class at a time, so memory holds two D x D covariances, not 2C of them.
+    return np.array([fid_from_features(g, r) for g, r in zip(grouped(gen_features, gen_labels, num_classes),
+                                                             grouped(real_features, real_labels, num_classes))])

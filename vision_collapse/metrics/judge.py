@@ -19,6 +19,7 @@ from vision_collapse.data.images import LabelledImages, to_model_range
 from vision_collapse.files import atomic_torch_save, cache_dir
 
 JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
+RELIABLE_RECALL = 0.8  # per-class held-out recall below which the judge's counts of a class are not trusted
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
 
 
@@ -132,6 +133,8 @@ def judge_report(judge: Judge, class_names: tuple[str, ...], note: str) -> dict:
     return {
         "heldout_accuracy": judge.accuracy,
         "per_class_recall": dict(zip(class_names, judge.recall)),
+        # Below 0.8 recall a class's judged frequency and label fidelity are unreliable.
+        "unreliable_classes": [n for n, r in zip(class_names, judge.recall) if r < RELIABLE_RECALL],
         "feature_dim": int(judge.net.head.in_features),
         "note": note,
     }

@@ -18,6 +18,7 @@ PLOTS = "plots"
 
 def metric_table(rows: list[dict], column: str) -> tuple[list[int], list[str], np.ndarray]:
     """(generations, class names, values[generation, class]) of one metrics.csv column."""
+    rows = [r for r in rows if int(r["class_index"]) >= 0]  # not the 'unrecognisable' row
     gens = sorted({int(r["generation"]) for r in rows})
     classes = sorted({(int(r["class_index"]), r["class_name"]) for r in rows})
     table = np.full((len(gens), len(classes)), np.nan)
@@ -54,6 +55,14 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
     """Per-class FID by generation, one line per class; the head and rarest classes stand out."""
     gens, names, fid = metric_table(rows, "fid")
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    if "fid_floor" in rows[0]:
+        # What FID reads between two real samples of the same size: a class near its floor is as good as
+        # FID can tell; the band spans the classes' floors, dotted lines mark each class's own.
+        _, _, floor = metric_table(rows, "fid_floor")
+        ax.fill_between(gens, np.nanmin(floor, axis=1), np.nanmax(floor, axis=1), color="0.85",
+                        label="noise floor (range)")
+        for c, colour in enumerate(_class_colours(len(names))):
+            ax.plot(gens, floor[:, c], ls=":", lw=0.8, color=colour)
     for c, (name, colour) in enumerate(zip(names, _class_colours(len(names)))):
         ax.plot(gens, fid[:, c], marker="o", ms=3, color=colour, label=name)
     ax.set(xlabel="generation", ylabel="FID vs real test images of the class (judge features)")
@@ -110,7 +119,7 @@ def draw_aggregate_plots(root: Path) -> list[Path]:
 
     def per_class(metric: str) -> dict[str, np.ndarray]:
         """The metric's series for each class, without the run-level row."""
-        return {k: v for k, v in aggregate_series(rows, metric).items() if k != "all"}
+        return {k: v for k, v in aggregate_series(rows, metric).items() if k not in ("all", "unrecognisable")}
 
     plot_bands(per_class("gen_freq"), paths[0], "judged class share",
                f"Class frequency of samples: mean of {seeds} seeds, 95% interval")

@@ -1,0 +1,162 @@
+"""KID, PRDC, the FID noise floor, calibrated frequencies and the unrecognisable bin, against direct references."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from vision_collapse.config import EvalConfig, JudgeConfig, load_config
+from vision_collapse.data import data_fingerprint, load_real_data
+from vision_collapse.errors import UserError
+from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix, project_to_simplex
+from vision_collapse.metrics.fid import fid_from_features
+from vision_collapse.metrics.floor import fid_floor
+from vision_collapse.metrics.judge import load_or_train_judge, train_judge
+from vision_collapse.metrics.kid import kid
+from vision_collapse.metrics.prdc import prdc
+from vision_collapse.metrics.recognise import Recogniser
+
+
+def _mmd_unbiased_numpy(x, y):
+    """Unbiased MMD^2 with the cubic polynomial kernel, written out with loops' worth of numpy."""
+    d = x.shape[1]
+    k = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
+    m = len(x)
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    return ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * kxy.mean()
+
+
+def test_kid_matches_numpy_on_full_subsets():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 6)), rng.normal(0.5, 1.0, size=(40, 6))
+    mean, std = kid(torch.from_numpy(y), torch.from_numpy(x), 40, 3, torch.Generator().manual_seed(0))
+    assert np.isclose(mean, _mmd_unbiased_numpy(x, y), rtol=1e-9) and std < 1e-9  # every subset is the whole set
+    same = kid(torch.from_numpy(rng.normal(size=(400, 6))), torch.from_numpy(rng.normal(size=(400, 6))), 100, 20,
+               torch.Generator().manual_seed(0))
+    assert abs(same[0]) < 3 * same[1] + 1e-3  # unbiased: about zero for one distribution
+
+
+def _prdc_numpy(real, fake, k):
+    """Precision, recall, density, coverage by explicit loops."""
+    def radius(points, i):
+        d = sorted(np.linalg.norm(points - points[i], axis=1))
+        return d[k]  # d[0] is the point itself
+
+    rr = [radius(real, i) for i in range(len(real))]
+    fr = [radius(fake, j) for j in range(len(fake))]
+    inside = [[np.linalg.norm(f - r) <= rr[i] for i, r in enumerate(real)] for f in fake]
+    precision = np.mean([any(row) for row in inside])
+    recall = np.mean([any(np.linalg.norm(r - f) <= fr[j] for j, f in enumerate(fake)) for r in real])
+    density = sum(map(sum, inside)) / (k * len(fake))
+    coverage = np.mean([min(np.linalg.norm(fake - r, axis=1)) <= rr[i] for i, r in enumerate(real)])
+    return precision, recall, density, coverage
+
+
+def test_prdc_matches_loops():
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(60, 4)), rng.normal(0.7, 0.6, size=(50, 4))
+    got = prdc(torch.from_numpy(real), torch.from_numpy(fake), 5)
+    want = _prdc_numpy(real, fake, 5)
+    assert np.allclose([got["precision"], got["recall"], got["density"], got["coverage"]], want, atol=1e-12)
+    assert np.isnan(prdc(torch.from_numpy(real[:5]), torch.from_numpy(fake), 5)["precision"])
+
+
+def test_fid_floor_vanishes_with_many_images_and_grows_with_few():
+    rng = np.random.default_rng(2)
+    real = torch.from_numpy(rng.normal(size=(20000, 8)))
+    g = torch.Generator().manual_seed(0)
+    big, mid, small = (fid_floor(real, n, 3, g) for n in (10000, 500, 20))
+    assert big < 0.01 and big < mid < small
+    # the floor is what FID reads between same-distribution sets of that size
+    assert np.isclose(small, np.mean([fid_from_features(real[i * 40:i * 40 + 20], real[i * 40 + 20:i * 40 + 40])
+                                      for i in range(200)]), rtol=0.35)
+
+
+def test_simplex_projection():
+    assert np.allclose(project_to_simplex(np.array([0.5, 0.5, 0.0])), [0.5, 0.5, 0.0])
+    assert np.allclose(project_to_simplex(np.array([1.2, -0.1, -0.1])), [1.0, 0.0, 0.0])
+    assert np.allclose(project_to_simplex(np.array([0.6, 0.6, -0.5])), [0.5, 0.5, 0.0])
+    for v in np.random.default_rng(3).normal(size=(20, 5)):
+        q = project_to_simplex(v)
+        assert q.min() >= 0 and np.isclose(q.sum(), 1)
+        # no point of a fine grid on the simplex is closer to v
+        grid = [np.array(p) / 10 for p in itertools.product(range(11), repeat=5) if sum(p) == 10]
+        assert np.linalg.norm(q - v) <= min(np.linalg.norm(p - v) for p in grid) + 1e-9
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_real_data(load_config(None, []).data, 0)
+
+
+def test_bbse_recovers_a_skewed_prior_that_the_raw_histogram_misses(digits):
+    from vision_collapse.data.images import concat
+
+    # A classifier trained on the imbalanced subset leans toward the head; held-out real images (the pool
+    # outside the subset, plus the test split) resampled to a tail-heavy prior expose that lean.
+    biased = train_judge(digits.subset, digits.test, JudgeConfig())
+    in_subset = set(digits.subset.ids)
+    held = concat([digits.pool.subset([i for i, x in enumerate(digits.pool.ids) if x not in in_subset]), digits.test])
+    truth, judged = held.labels.numpy(), biased.predict(held.images).labels.numpy()
+    confusion = confusion_matrix(truth, judged, 10)
+    prior = np.array([0.01, 0.02, 0.03, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3])
+    rng = np.random.default_rng(0)
+    draw = np.concatenate([rng.choice(np.flatnonzero(truth == c), size=int(p * 20000)) for c, p in enumerate(prior)])
+    raw = np.bincount(judged[draw], minlength=10) / len(draw)
+    calibrated = calibrated_frequencies(raw, confusion)
+    assert np.abs(calibrated - prior).max() < 0.02
+    assert np.abs(raw - prior).max() > 0.05
+    # and C q reproduces what was observed, up to the projection
+    assert np.abs(confusion @ calibrated - raw).max() < 0.02
+
+
+def test_unrecognisable_is_about_one_percent_of_real_and_all_of_noise(digits):
+    cfg = load_config(None, []).judge
+    judge = load_or_train_judge(digits.pool, digits.test, cfg, {"data": data_fingerprint(digits)})
+    test, pool = judge.predict(digits.test.images), judge.predict(digits.pool.images)
+    by_class = [pool.features[digits.pool.labels == c] for c in range(10)]
+    rec = Recogniser.fit(test.probs, test.features, by_class, 0.99)
+    assert 0.005 <= rec.unrecognisable(test.probs, test.features).mean() <= 0.011
+    noise = torch.randint(0, 256, (500, 1, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    judged = judge.predict(noise)
+    assert rec.unrecognisable(judged.probs, judged.features).mean() >= 0.95
+
+
+def test_features_do_not_depend_on_the_batch_size(digits):
+    cfg = load_config(None, []).judge
+    judge = load_or_train_judge(digits.pool, digits.test, cfg, {"data": data_fingerprint(digits)})
+    a = judge.predict(digits.test.images, batch_size=2048)
+    b = judge.predict(digits.test.images, batch_size=7)
+    assert torch.allclose(a.features, b.features, atol=1e-5) and torch.equal(a.labels, b.labels)
+    assert np.isclose(fid_from_features(a.features, a.features[:100]),
+                      fid_from_features(b.features, b.features[:100]), rtol=1e-5)
+
+
+def test_inception_without_weights_is_one_line_not_a_download(tmp_path, monkeypatch):
+    from vision_collapse.metrics.backbone import feature_extractor
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(UserError, match="needs the FID InceptionV3 weights .* eval.inception_weights=PATH"):
+        feature_extractor(EvalConfig(backbone="inception"), judge=None)
+    with pytest.raises(UserError, match="eval.inception_weights"):
+        feature_extractor(EvalConfig(backbone="inception", inception_weights=str(tmp_path / "missing.pth")), judge=None)
+
+
+def test_inception_backbone_runs_from_a_weights_file(tmp_path, monkeypatch):
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    from vision_collapse.metrics.backbone import feature_extractor
+
+    # No real weights offline: a file that loads, with the state-dict load skipped, exercises the path
+    # from uint8 images (grey ones included) to 2048-d pool features.
+    weights = tmp_path / "pt_inception.pth"
+    torch.save({}, weights)
+    monkeypatch.setattr(NoTrainInceptionV3, "load_state_dict", lambda self, state, *a, **k: None)
+    torch.manual_seed(0)
+    extract = feature_extractor(EvalConfig(backbone="inception", inception_weights=str(weights)), judge=None,
+                                batch_size=3)
+    grey = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    feats = extract(grey)
+    assert feats.shape == (5, 2048) and feats.dtype == torch.float64
+    assert torch.allclose(feats, extract(grey.expand(-1, 3, -1, -1)))  # grey is repeated to RGB

@@ -1,0 +1,144 @@
+"""Everything measured about one generation, per class and overall, against a reference computed once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vision_collapse.config import ExperimentConfig
+from vision_collapse.data.images import LabelledImages
+from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
+from vision_collapse.metrics.fid import fid_from_features, per_class_fid
+from vision_collapse.metrics.floor import fid_floor
+from vision_collapse.metrics.frequencies import class_frequencies, head_and_tail
+from vision_collapse.metrics.judge import Judge, Prediction
+from vision_collapse.metrics.kid import kid
+from vision_collapse.metrics.prdc import prdc
+from vision_collapse.metrics.recognise import Recogniser
+
+UNRECOGNISABLE = "unrecognisable"  # class_name of the extra metrics.csv row (class_index -1)
+FREQ_FLOOR = 1e-6  # added before KL so a class absent in generation 0 does not make it infinite
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every generation is measured against; computed once per run."""
+
+    real: LabelledImages  # the generation-0 imbalanced subset
+    judge: Judge
+    features: Callable[[torch.Tensor], torch.Tensor]  # uint8 images -> backbone features (eval.backbone)
+    test_features: torch.Tensor  # backbone features of the held-out real test images
+    test_labels: torch.Tensor
+    real_by_class: list[torch.Tensor]  # backbone features of every real image (pool and test) of each class
+    confusion: np.ndarray  # judge's P(judged i | true j) on the held-out test images
+    recogniser: Recogniser
+    labeller: Judge | None = None  # the pseudo-labeller, when the config asks for one
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The samples per-class quality is measured on."""
+
+    classes: torch.Tensor  # the class each sample stands for (conditioning label, or the judge's label)
+    conditioning: torch.Tensor | None  # conditioning labels, for label fidelity; None when unconditional
+    judged: Prediction
+    features: torch.Tensor  # backbone features
+
+
+def build_reference(real, judge: Judge, labeller: Judge | None, features, cfg: ExperimentConfig) -> Reference:
+    """Test features, per-class real features, the judge's confusion and the recognition thresholds."""
+    test_pred, pool_pred = judge.predict(real.test.images), judge.predict(real.pool.images)
+    pool_feats, test_feats = features(real.pool.images), features(real.test.images)
+    both = torch.cat([pool_feats, test_feats])
+    labels = torch.cat([real.pool.labels, real.test.labels])
+    by_class = [both[labels == c] for c in range(real.pool.num_classes)]
+    confusion = confusion_matrix(real.test.labels.numpy(), test_pred.labels.numpy(), real.pool.num_classes)
+    judge_by_class = [pool_pred.features[real.pool.labels == c] for c in range(real.pool.num_classes)]
+    recogniser = Recogniser.fit(test_pred.probs, test_pred.features, judge_by_class, cfg.eval.recognisable_quantile)
+    return Reference(real.subset, judge, features, test_feats, real.test.labels, by_class, confusion, recogniser,
+                     labeller)
+
+
+def _shares(freq: np.ndarray, head: int, tail: np.ndarray) -> tuple[float, float]:
+    """(head share, tail share) of a frequency vector."""
+    return float(freq[head]), float(freq[tail].sum())
+
+
+def measure(
+    generation: int,
+    train_set: LabelledImages,
+    samples: LabelledImages,  # the generation's samples (the next training set)
+    judged: Prediction,  # the judge on `samples`
+    features: torch.Tensor,  # backbone features of `samples`
+    eval_set: EvalSet,
+    ref: Reference,
+    cfg: ExperimentConfig,
+    gen0_calibrated: np.ndarray | None,  # generation 0's calibrated frequencies; None for generation 0 itself
+    rng: torch.Generator,  # draws KID subsets and noise-floor splits
+) -> tuple[list[dict], dict, np.ndarray | None]:
+    """(per-class rows plus the unrecognisable row, the summary row, the conditioning x judged confusion)."""
+    ev, num = cfg.eval, samples.num_classes
+    lost = ref.recogniser.unrecognisable(judged.probs, judged.features)
+    kept_labels = judged.labels.numpy()[~lost]
+    gen_freq = class_frequencies(kept_labels, num) * (1 - lost.mean())  # shares of all samples
+    recognisable = class_frequencies(kept_labels, num)
+    calibrated = calibrated_frequencies(recognisable, ref.confusion)
+    head, tail = head_and_tail(ref.real.class_counts(), ev.tail_fraction)
+
+    eval_counts = np.bincount(eval_set.classes.numpy(), minlength=num)
+    # The judge's verdict on each evaluation sample, with unrecognisable ones as class `num`.
+    lost_eval = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
+    verdict = torch.from_numpy(np.where(lost_eval, num, eval_set.judged.labels.numpy()))
+    fids = per_class_fid(eval_set.features, eval_set.classes, ref.test_features, ref.test_labels, num)
+    train_counts, sample_counts = train_set.class_counts(), samples.class_counts()
+    rows = []
+    for c in range(num):
+        mine = eval_set.classes == c
+        real_c = ref.test_features[ref.test_labels == c]
+        k_mean, k_std = kid(eval_set.features[mine], real_c, ev.kid_subset_size, ev.kid_subsets, rng)
+        judged_c = verdict[mine]
+        rows.append({
+            "generation": generation, "class_index": c, "class_name": samples.class_names[c],
+            "train_count": int(train_counts[c]), "sample_count": int(sample_counts[c]),
+            "gen_freq": gen_freq[c], "gen_freq_recognisable": recognisable[c], "gen_freq_calibrated": calibrated[c],
+            "eval_count": int(eval_counts[c]), "fid": fids[c],
+            "fid_floor": fid_floor(ref.real_by_class[c], int(eval_counts[c]), ev.floor_repeats, rng),
+            "kid": k_mean, "kid_std": k_std,
+            **prdc(real_c, eval_set.features[mine], ev.prdc_k),
+            "label_fidelity": float((judged_c == c).double().mean()) if eval_set.conditioning is not None and len(judged_c) else float("nan"),
+            "to_head": float((judged_c == head).double().mean()) if len(judged_c) else float("nan"),
+        })
+    rows.append({**{k: float("nan") for k in rows[0]}, "generation": generation, "class_index": -1,
+                 "class_name": UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
+                 "gen_freq": float(lost.mean())})
+
+    dominant, tail_share = _shares(gen_freq, head, tail)
+    dominant_cal, tail_cal = _shares(calibrated, head, tail)
+    reference = calibrated if gen0_calibrated is None else gen0_calibrated
+    p, q = calibrated + FREQ_FLOOR, reference + FREQ_FLOOR
+    p, q = p / p.sum(), q / q.sum()
+    k_mean, k_std = kid(features, ref.test_features, ev.kid_subset_size, ev.kid_subsets, rng)
+    real_items = sum(i.startswith("real/") for i in train_set.ids)
+    summary = {
+        "generation": generation,
+        "fid": fid_from_features(features, ref.test_features),
+        "kid": k_mean, "kid_std": k_std,
+        **prdc(ref.test_features, features, ev.prdc_k),
+        "dominant_share": dominant, "tail_share": tail_share,
+        "dominant_share_calibrated": dominant_cal, "tail_share_calibrated": tail_cal,
+        "unrecognisable_share": float(lost.mean()),
+        "entropy": float(-(calibrated[calibrated > 0] * np.log(calibrated[calibrated > 0])).sum()),
+        "kl_to_gen0": float((p * np.log(p / q)).sum()),
+        "tv_to_gen0": float(0.5 * np.abs(calibrated - reference).sum()),
+        "extinct_classes": int((calibrated < 0.5 / len(samples)).sum()),
+        "train_size": len(train_set),
+        "real_fraction": real_items / len(train_set),
+    }
+    confusion = None
+    if eval_set.conditioning is not None:
+        confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
+        np.add.at(confusion, (eval_set.conditioning.numpy(), verdict.numpy()), 1)
+    return rows, summary, confusion
