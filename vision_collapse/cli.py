@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -149,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         return {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot}[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder: the machine's problem, not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = ("free some space and re-run the same command to resume; finished generations are kept"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path and its permissions")
+        print(f"error: {exc.strerror or exc}{where}; {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)

@@ -184,7 +184,7 @@ class JudgeConfig:
     """The reference classifier trained on all real training images."""
 
     epochs: int = 30  # passes over the real training pool
-    batch_size: int = 64
+    batch_size: int = 64  # images per judge training step
     lr: float = 2e-3  # Adam learning rate
     width: int = 32  # channels of the first conv layer; features are 2 x width wide
 

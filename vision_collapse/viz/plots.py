@@ -41,7 +41,11 @@ def plot_class_frequency(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colours = _class_colours(len(names))
     xs = np.array(gens, dtype=float)
-    ax.stackplot(xs, np.nan_to_num(freq).T, labels=names, colors=colours, alpha=0.9)
+    layers, labels, layer_colours = list(np.nan_to_num(freq).T), list(names), list(colours)
+    lost = [float(r["gen_freq"]) for r in rows if r["class_name"] == "unrecognisable"]
+    if len(lost) == len(gens):  # the samples the judge recognises as no class, stacked on top in grey
+        layers, labels, layer_colours = layers + [np.array(lost)], labels + ["unrecognisable"], layer_colours + ["0.8"]
+    ax.stackplot(xs, layers, labels=labels, colors=layer_colours, alpha=0.9)
     ax.bar([xs[0] - 0.75] * len(names), real, width=0.35, bottom=np.r_[0, np.cumsum(real)[:-1]], color=colours)
     ax.text(xs[0] - 0.75, 1.01, "real", ha="center", va="bottom", fontsize=8)
     ax.set(xlabel="generation", ylabel="judged class share", ylim=(0, 1.06), xlim=(xs[0] - 1, xs[-1] + 0.05))
