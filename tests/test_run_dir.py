@@ -1,6 +1,11 @@
 """Run-folder bookkeeping."""
 
+from pathlib import Path
+
+import pytest
+
 from vision_collapse.loop import run_dir as rd
+from vision_collapse.loop.run_dir import is_temporary
 
 
 def test_finished_generations_stop_at_the_first_gap(tmp_path):
@@ -28,3 +33,29 @@ def test_stale_temporaries_are_removed_and_files_kept(tmp_path):
 def test_only_our_temporaries_count_as_temporary():
     assert rd.is_temporary(".config.yaml.tmp123") and rd.is_temporary(".model.tmp9")
     assert not rd.is_temporary("notes.tmp") and not rd.is_temporary(".bashrc") and not rd.is_temporary(".x.tmp")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["gmm", "vae"])
+def test_every_run_file_is_written_through_a_temporary(kind, tmp_path, monkeypatch):
+    import builtins
+
+    from vision_collapse.cli import main
+
+    run = tmp_path / "run"
+    written = []
+    real_open = builtins.open
+
+    def spy(file, mode="r", *args, **kwargs):
+        if any(m in mode for m in "wax") and str(file).startswith(str(run)):
+            written.append(Path(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    argv = ["run", "configs/quick.yaml", f"model.kind={kind}", "model.guidance_scale=1", "model.channels=[8,16]",
+            "train.steps=5", "judge.epochs=1", "loop.generations=2", "eval.samples_per_class=10", "--out", str(run)]
+    assert main(argv) == 0
+    assert written
+    # Each write goes to a '.NAME.tmpPID' file, or into a '.NAME.tmpPID' folder renamed into place whole.
+    direct = [p for p in written if not any(is_temporary(part) for part in [p, *p.parents])]
+    assert not direct, direct

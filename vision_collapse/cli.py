@@ -29,9 +29,22 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("datasets", help="list the datasets and where they are looked for, or one dataset's counts")
     data.add_argument("items", nargs="*", metavar="NAME|CONFIG|KEY=VALUE",
                       help="a dataset name or YAML config, then overrides such as data.root=~/data/dogs data.n_max=100")
-    for name, text in (("grid", "redraw every generation's grid.png"), ("plot", "redraw RUN/plots/*.png")):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("run", type=Path, help="a run folder, finished or partial")
+    grid = sub.add_parser("grid", help="class x generation mosaic (or one class's filmstrip) under RUN/grids/")
+    grid.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
+    grid.add_argument("--class", dest="class_name", metavar="NAME", help="a filmstrip of one class, a row per generation")
+    grid.add_argument("--gif", action="store_true", help="also an animated GIF over generations")
+    grid.add_argument("--real", action="store_true", help="put real images of the training subset first")
+    grid.add_argument("-n", type=int, default=0, metavar="N", help="samples per class and generation")
+    plot = sub.add_parser("plot", help="redraw RUN/plots/*.png")
+    plot.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
+    compare = sub.add_parser("compare", help="overlay runs that differ in a few config keys")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more run folders")
+    compare.add_argument("--metric", default="tail_share", help="a summary.csv column (default tail_share)")
+    compare.add_argument("--out", type=Path, default=Path("."), help="folder for compare.png and compare.csv")
+    export = sub.add_parser("export", help="write one generation's samples as PNGs in ImageFolder layout")
+    export.add_argument("run", type=Path, help="a run folder")
+    export.add_argument("--generation", type=int, required=True, metavar="G")
+    export.add_argument("dir", type=Path, help="an empty or new folder: DIR/<class>/<n>.png")
     return parser
 
 
@@ -114,20 +127,34 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_grid(args) -> int:
-    """vision-collapse grid RUN."""
-    from vision_collapse.config import config_from_yaml_text
-    from vision_collapse.loop import run_dir as rd
-    from vision_collapse.viz.grid import class_grid
+    """vision-collapse grid RUN [--class NAME] [--gif] [--real] [-n N]."""
+    from vision_collapse.viz.run_grids import draw_grids
 
-    written = 0
-    for run in _require_run(args.run):
-        cfg = config_from_yaml_text((run / rd.CONFIG).read_text())
-        for gen_dir in sorted(run.glob("gen_[0-9][0-9][0-9]")):
-            if (gen_dir / rd.SAMPLES).is_file():
-                samples, _ = rd.load_samples(gen_dir / rd.SAMPLES)
-                rd.atomic_save_png(gen_dir / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))
-                written += 1
-    print(f"wrote {written} grid(s) under {args.run}")
+    paths = [p for run in _require_run(args.run)
+             for p in draw_grids(run, args.class_name, args.gif, args.real, args.n)]
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """vision-collapse compare RUN_A RUN_B ... [--metric M] [--out DIR]."""
+    from vision_collapse.viz.compare import compare_runs
+
+    if len(args.runs) < 2:
+        raise UserError("compare needs at least two run folders")
+    for run in args.runs:
+        _require_run(run)
+    print("wrote " + ", ".join(str(p) for p in compare_runs(args.runs, args.metric, args.out)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    """vision-collapse export RUN --generation G DIR."""
+    from vision_collapse.viz.export import export_generation
+
+    _require_run(args.run)
+    count = export_generation(args.run, args.generation, args.dir)
+    print(f"wrote {count} PNGs under {args.dir}")
     return 0
 
 
@@ -147,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot}[args.command](args)
+        commands = {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot,
+                    "compare": cmd_compare, "export": cmd_export}
+        return commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

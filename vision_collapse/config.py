@@ -400,16 +400,16 @@ def config_from_yaml_text(text: str) -> ExperimentConfig:
 
 def diff_configs(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
     """Dotted keys whose values differ between two configs, as 'key: a -> b'."""
-    flat_a, flat_b = _flatten(config_to_dict(a)), _flatten(config_to_dict(b))
+    flat_a, flat_b = flatten(config_to_dict(a)), flatten(config_to_dict(b))
     return [f"{k}: {flat_a[k]!r} -> {flat_b[k]!r}" for k in flat_a if flat_a[k] != flat_b[k]]
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
     """{'a': {'b': 1}} -> {'a.b': 1}."""
     out = {}
     for key, value in d.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten(value, f"{prefix}{key}."))
         else:
             out[prefix + key] = value
     return out

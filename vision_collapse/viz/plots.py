@@ -27,7 +27,7 @@ def metric_table(rows: list[dict], column: str) -> tuple[list[int], list[str], n
     return gens, [name for _, name in classes], table
 
 
-def _class_colours(n: int):
+def class_colours(n: int):
     """A distinct colour per class."""
     cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "viridis")
     return [cmap(i if n <= 20 else i / max(1, n - 1)) for i in range(n)]
@@ -39,7 +39,7 @@ def plot_class_frequency(rows: list[dict], path: Path) -> None:
     _, _, train = metric_table(rows, "train_count")
     real = train[0] / train[0].sum()  # generation 0 trains on the real imbalanced subset
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    colours = _class_colours(len(names))
+    colours = class_colours(len(names))
     xs = np.array(gens, dtype=float)
     layers, labels, layer_colours = list(np.nan_to_num(freq).T), list(names), list(colours)
     lost = [float(r["gen_freq"]) for r in rows if r["class_name"] == "unrecognisable"]
@@ -52,7 +52,7 @@ def plot_class_frequency(rows: list[dict], path: Path) -> None:
     ax.set_xticks(gens)
     ax.set_title("Class frequency of samples, as judged by the reference classifier")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="class")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_per_class_fid(rows: list[dict], path: Path) -> None:
@@ -65,9 +65,9 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
         _, _, floor = metric_table(rows, "fid_floor")
         ax.fill_between(gens, np.nanmin(floor, axis=1), np.nanmax(floor, axis=1), color="0.85",
                         label="noise floor (range)")
-        for c, colour in enumerate(_class_colours(len(names))):
+        for c, colour in enumerate(class_colours(len(names))):
             ax.plot(gens, floor[:, c], ls=":", lw=0.8, color=colour)
-    for c, (name, colour) in enumerate(zip(names, _class_colours(len(names)))):
+    for c, (name, colour) in enumerate(zip(names, class_colours(len(names)))):
         ax.plot(gens, fid[:, c], marker="o", ms=3, color=colour, label=name)
     ax.set(xlabel="generation", ylabel="FID vs real test images of the class (judge features)")
     ax.set_xticks(gens)
@@ -75,10 +75,10 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
         ax.set_yscale("log")
     ax.set_title("Per-class FID (missing points: fewer than 2 samples)")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="class")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     """Save a figure atomically and free it."""
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix[1:], dpi=120, bbox_inches="tight")
@@ -99,7 +99,7 @@ def aggregate_series(rows: list[dict], metric: str, class_name: str | None = Non
 def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: str, log: bool = False) -> None:
     """Mean lines with shaded 95% intervals, one per series (as returned by `aggregate_series`)."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for (name, v), colour in zip(series.items(), _class_colours(len(series))):
+    for (name, v), colour in zip(series.items(), class_colours(len(series))):
         ax.plot(v[:, 0], v[:, 1], marker="o", ms=3, color=colour, label=name)
         ax.fill_between(v[:, 0], v[:, 2], v[:, 3], color=colour, alpha=0.15, linewidth=0)
     ax.set(xlabel="generation", ylabel=ylabel)
@@ -108,7 +108,7 @@ def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: st
         ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def draw_aggregate_plots(root: Path) -> list[Path]:
