@@ -8,8 +8,7 @@ import pytest
 import archives
 from vision_collapse.cli import main
 
-FAST = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-        "eval.samples_per_class=10", "eval.kid_subsets=2"]
+from conftest import FAST_GMM as FAST
 
 
 def _snapshot(folder):
@@ -18,10 +17,8 @@ def _snapshot(folder):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "run"
-    assert main(["run", "configs/quick.yaml", *FAST, "--out", str(run)]) == 0
-    return run
+def finished(make_run):
+    return make_run()
 
 
 def _fails(capsys, argv, message):

@@ -9,15 +9,13 @@ from PIL import Image
 from vision_collapse.cli import main
 from vision_collapse.viz.grid import HEADER, LABEL_WIDTH, PAD
 
-FAST = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-        "eval.samples_per_class=10", "eval.kid_subsets=2"]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(make_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("viz")
     for name, extra in (("replace", []), ("accumulate", ["loop.strategy=accumulate"])):
-        assert main(["run", "configs/quick.yaml", *FAST, *extra, "--out", str(root / name)]) == 0
+        make_run(*extra, name=name).rename(root / name)
     return root
 
 

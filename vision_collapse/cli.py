@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("-n", type=int, default=0, metavar="N", help="samples per class and generation")
     plot = sub.add_parser("plot", help="redraw RUN/plots/*.png")
     plot.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
+    plot.add_argument("--svg", action="store_true", help="also write every plot as SVG")
+    report = sub.add_parser("report", help="write RUN/report.html, a self-contained page")
+    report.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
     compare = sub.add_parser("compare", help="overlay runs that differ in a few config keys")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more run folders")
     compare.add_argument("--metric", default="tail_share", help="a summary.csv column (default tail_share)")
@@ -136,6 +139,15 @@ def cmd_grid(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """vision-collapse report RUN."""
+    from vision_collapse.viz.report import write_report
+
+    _require_run(args.run)
+    print(f"wrote {write_report(args.run)}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     """vision-collapse compare RUN_A RUN_B ... [--metric M] [--out DIR]."""
     from vision_collapse.viz.compare import compare_runs
@@ -163,7 +175,7 @@ def cmd_plot(args) -> int:
     from vision_collapse.viz.plots import draw_plots
 
     runs = _require_run(args.run)
-    paths = [p for run in runs if run != args.run for p in draw_plots(run)] + draw_plots(args.run)
+    paths = [p for run in runs if run != args.run for p in draw_plots(run, args.svg)] + draw_plots(args.run, args.svg)
     if not paths:
         raise UserError(f"{str(args.run)!r} has no finished generation yet; wait for generation 0 to end")
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -175,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot,
-                    "compare": cmd_compare, "export": cmd_export}
+                    "compare": cmd_compare, "export": cmd_export, "report": cmd_report}
         return commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: runs on servers and in CI
+import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -111,39 +112,87 @@ def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: st
     save_figure(fig, path)
 
 
-def draw_aggregate_plots(root: Path) -> list[Path]:
-    """Plots of a multi-seed run: means across seeds with 95% bands, from RUN/aggregate.csv."""
-    table = Path(root) / rd.AGGREGATE
-    rows = rd.read_csv(table) if table.is_file() else []
-    if not rows:
-        return []
-    seeds = max(int(r["seeds"]) for r in rows)
-    out = Path(root) / PLOTS
-    paths = [out / "class_frequency.png", out / "per_class_fid.png", out / "shares.png"]
+def run_series(run: Path, metric: str, per_class: bool) -> dict[str, np.ndarray]:
+    """{name: rows of (generation, mean, ci_low, ci_high)} of a metric: per class, or the run-level value.
 
-    def per_class(metric: str) -> dict[str, np.ndarray]:
-        """The metric's series for each class, without the run-level row."""
-        return {k: v for k, v in aggregate_series(rows, metric).items() if k not in ("all", "unrecognisable")}
-
-    plot_bands(per_class("gen_freq"), paths[0], "judged class share",
-               f"Class frequency of samples: mean of {seeds} seeds, 95% interval")
-    plot_bands(per_class("fid"), paths[1], "per-class FID (judge features)",
-               f"Per-class FID: mean of {seeds} seeds, 95% interval", log=True)
-    shares = {m: aggregate_series(rows, m, "all")["all"] for m in ("dominant_share", "tail_share")}
-    plot_bands(shares, paths[2], "judged share of samples", f"Head and tail share: mean of {seeds} seeds, 95% interval")
-    return paths
-
-
-def draw_plots(run: Path) -> list[Path]:
-    """Redraw RUN/plots/*.png from RUN/metrics.csv (or aggregate.csv for a multi-seed run); [] before generation 0 ends."""
+    A single run's interval is its value; a multi-seed run's comes from aggregate.csv.
+    """
+    run = Path(run)
     if rd.is_multiseed(run):
-        return draw_aggregate_plots(run)
-    metrics = Path(run) / rd.METRICS
-    rows = rd.read_csv(metrics) if metrics.is_file() else []
-    if not rows:
+        rows = rd.read_csv(run / rd.AGGREGATE) if (run / rd.AGGREGATE).is_file() else []
+        series = aggregate_series(rows, metric)
+        return {k: v for k, v in series.items() if (k not in ("all", "unrecognisable")) == per_class}
+    table = run / (rd.METRICS if per_class else rd.SUMMARY)
+    rows = rd.read_csv(table) if table.is_file() else []
+    if not rows or metric not in rows[0]:
+        return {}
+    if not per_class:
+        v = np.array([[float(r["generation"])] + [float(r[metric])] * 3 for r in rows])
+        return {metric: v}
+    gens, names, values = metric_table(rows, metric)
+    return {name: np.column_stack([gens, values[:, c], values[:, c], values[:, c]]) for c, name in enumerate(names)}
+
+
+def plot_heatmap(series: dict[str, np.ndarray], path: Path, metric: str) -> None:
+    """Classes x generations, coloured by a per-class metric on a log scale."""
+    names = list(series)
+    gens = sorted({int(g) for v in series.values() for g in v[:, 0]})
+    grid = np.full((len(names), len(gens)), np.nan)
+    for i, name in enumerate(names):
+        for g, value in zip(series[name][:, 0], series[name][:, 1]):
+            grid[i, gens.index(int(g))] = value
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(gens), 1.0 + 0.28 * len(names)))
+    positive = grid[np.isfinite(grid) & (grid > 0)]
+    norm = matplotlib.colors.LogNorm(positive.min(), positive.max()) if positive.size > 1 else None
+    image = ax.imshow(grid, aspect="auto", cmap="magma", norm=norm)
+    ax.set_xticks(range(len(gens)), gens)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set(xlabel="generation", title=f"per-class {metric} (blank: too few samples)")
+    fig.colorbar(image, ax=ax)
+    save_figure(fig, path)
+
+
+def draw_plots(run: Path, svg: bool = False) -> list[Path]:
+    """Redraw RUN/plots/ from the run's tables (aggregate.csv for a multi-seed run); [] before generation 0 ends.
+
+    class_frequency (stacked; for several seeds the mean lines with 95% bands), class_frequency_log,
+    per_class_fid (with the noise floor), heatmap_fid, heatmap_kid, shares and precision_recall.
+    """
+    run = Path(run)
+    multi = rd.is_multiseed(run)
+    if not run_series(run, "gen_freq", per_class=True):
         return []
-    out = Path(run) / PLOTS
-    paths = [out / "class_frequency.png", out / "per_class_fid.png"]
-    plot_class_frequency(rows, paths[0])
-    plot_per_class_fid(rows, paths[1])
+    out, paths = run / PLOTS, []
+    suffixes = [".png", ".svg"] if svg else [".png"]
+    seeds = "mean of seeds, 95% interval" if multi else "one seed"
+
+    def emit(name: str, draw) -> None:
+        """Draw one figure into each requested format."""
+        for suffix in suffixes:
+            paths.append(out / f"{name}{suffix}")
+            draw(paths[-1])
+
+    if multi:
+        emit("class_frequency", lambda p: plot_bands(run_series(run, "gen_freq", True), p, "judged class share",
+                                                     f"Class frequency of samples ({seeds})"))
+        emit("per_class_fid", lambda p: plot_bands(run_series(run, "fid", True), p, "per-class FID",
+                                                   f"Per-class FID ({seeds})", log=True))
+    else:
+        rows = rd.read_csv(run / rd.METRICS)
+        emit("class_frequency", lambda p: plot_class_frequency(rows, p))
+        emit("per_class_fid", lambda p: plot_per_class_fid(rows, p))
+    calibrated = run_series(run, "gen_freq_calibrated", True)
+    emit("class_frequency_log", lambda p: plot_bands(
+        calibrated or run_series(run, "gen_freq", True), p, "class share (log)",
+        f"{'Calibrated' if calibrated else 'Judged'} class frequency ({seeds})", log=True))
+    for metric in ("fid", "kid"):
+        if run_series(run, metric, True):
+            emit(f"heatmap_{metric}", lambda p, m=metric: plot_heatmap(run_series(run, m, True), p, m))
+    shares = {m: v for m in ("dominant_share", "tail_share", "dominant_share_calibrated", "tail_share_calibrated",
+                             "unrecognisable_share") for v in run_series(run, m, False).values()}
+    if shares:
+        emit("shares", lambda p: plot_bands(shares, p, "share of samples", f"Head and tail share ({seeds})"))
+    quality = {m: v for m in ("precision", "recall", "density", "coverage") for v in run_series(run, m, False).values()}
+    if quality:
+        emit("precision_recall", lambda p: plot_bands(quality, p, "value", f"Precision, recall, density, coverage ({seeds})"))
     return paths
