@@ -59,3 +59,16 @@ def test_report_renders_in_headless_chromium(run):
     body = re.search(r'<body data-images="(\d+)" data-decoded="(\d+)"', dom)
     assert body, dom[:500]
     assert int(body[1]) == len(PLOTS) + 3 and body[1] == body[2]  # every embedded picture decoded
+
+
+def test_tensorboard_logs_scalars_and_grids(make_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = make_run("log.tensorboard=true", name="tb")
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    fid = [(e.step, e.value) for e in events.Scalars("summary/fid")]
+    truth = [(int(r["generation"]), float(r["fid"])) for r in rd.read_csv(run / rd.SUMMARY)]
+    assert [s for s, _ in fid] == [g for g, _ in truth]
+    assert all(abs(v - t) <= 1e-4 * abs(t) for (_, v), (_, t) in zip(fid, truth))
+    assert [e.step for e in events.Images("grid")] == [0, 1]
+    assert not [p for p in (run / "tensorboard").iterdir() if rd.is_temporary(p)]

@@ -223,6 +223,13 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """What a run reports besides its tables."""
+
+    tensorboard: bool = False  # also write each generation's scalars and grid for TensorBoard under RUN/tensorboard/
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole recursive experiment."""
 
@@ -233,6 +240,7 @@ class ExperimentConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     def __post_init__(self):
         _check(

@@ -75,6 +75,10 @@ def gen0_calibrated(run: Path):
 def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=print) -> Path:
     """Run (or resume) the whole experiment into `run` and return it; DONE is written last."""
     run = Path(run)
+    if cfg.log.tensorboard:
+        from vision_collapse.viz.tensorboard import require_tensorboard
+
+        require_tensorboard()
     real = load_real_data(cfg.data, cfg.seed)  # first, so a bad data setting leaves no run folder behind
     prepare_run_dir(cfg, run, force)
     if cfg.train.threads:

@@ -142,5 +142,9 @@ def run_generation(
                                           for c in range(samples.num_classes)])
     rd.write_csv(out / rd.METRICS, rows)
     rd.write_csv(out / rd.SUMMARY, [summary])
+    if cfg.log.tensorboard:
+        from vision_collapse.viz.tensorboard import log_generation
+
+        log_generation(out.parent, generation, summary, rows, class_grid(samples, cfg.eval.grid_per_class))
     rd.atomic_write_text(out / rd.DONE, "")
     return GenerationResult(rows, summary, samples)
