@@ -16,7 +16,7 @@ from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
+from vision_collapse.metrics.evaluate import EvalSet, Reference, judge_and_features, measure
 from vision_collapse.models import TrainingDiverged, build_model, load_model
 from vision_collapse.viz.grid import class_grid
 
@@ -94,7 +94,7 @@ def eval_set(generation: int, model, samples: LabelledImages, judged, features, 
     images = model.sample(len(classes), classes,
                           torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "eval")),
                           desc=f"gen {generation} eval")
-    return EvalSet(classes, classes, ref.judge.predict(images), ref.features(images))
+    return EvalSet(classes, classes, *judge_and_features(ref.judge, ref.features, images))
 
 
 def run_generation(
@@ -119,7 +119,7 @@ def run_generation(
     images, cond = draw_samples(generation, model, train_set, ref, cfg)
     sample_seconds = time.perf_counter() - start
 
-    judged = ref.judge.predict(images)
+    judged, features = judge_and_features(ref.judge, ref.features, images)
     # The label each sample carries into the next generation (loop.label_source).
     labels = {"conditioning": cond, "none": judged.labels,
               "classifier": ref.labeller.predict(images).labels if ref.labeller else None}[cfg.loop.label_source]
@@ -129,7 +129,6 @@ def run_generation(
     rd.atomic_save_png(out / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))  # redrawable from samples.npz
 
     start = time.perf_counter()
-    features = judged.features if cfg.eval.backbone == "judge" else ref.features(images)
     evaluated = eval_set(generation, model, samples, judged, features, ref, cfg)
     rng = torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "metrics"))
     rows, summary, confusion = measure(generation, train_set, samples, judged, features, evaluated, ref, cfg,

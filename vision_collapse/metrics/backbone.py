@@ -24,10 +24,11 @@ def inception_weights(cfg: EvalConfig) -> Path:
     return path
 
 
-def feature_extractor(cfg: EvalConfig, judge: Judge, batch_size: int = 256) -> Callable[[torch.Tensor], torch.Tensor]:
-    """uint8 images (N, C, H, W) -> float64 features in the configured backbone."""
+def feature_extractor(cfg: EvalConfig, judge: Judge,
+                      batch_size: int = 256) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """uint8 images (N, C, H, W) -> float64 features in the configured backbone; None when it is the judge's own."""
     if cfg.backbone == "judge":
-        return lambda images: judge.predict(images).features
+        return None  # the judge's pass already yields its features; callers reuse them
     path = inception_weights(cfg)
     from torchmetrics.image.fid import NoTrainInceptionV3
 

@@ -29,7 +29,7 @@ class Reference:
 
     real: LabelledImages  # the generation-0 imbalanced subset
     judge: Judge
-    features: Callable[[torch.Tensor], torch.Tensor]  # uint8 images -> backbone features (eval.backbone)
+    features: Callable[[torch.Tensor], torch.Tensor] | None  # images -> backbone features; None: the judge's
     test_features: torch.Tensor  # backbone features of the held-out real test images
     test_labels: torch.Tensor
     real_by_class: list[torch.Tensor]  # backbone features of every real image (pool and test) of each class
@@ -48,10 +48,19 @@ class EvalSet:
     features: torch.Tensor  # backbone features
 
 
+def judge_and_features(judge: Judge, features, images: torch.Tensor) -> tuple[Prediction, torch.Tensor]:
+    """The judge's prediction and the backbone features of images: one pass when `features` is None (the judge's)."""
+    judged = judge.predict(images)
+    return judged, judged.features if features is None else features(images)
+
+
 def build_reference(real, judge: Judge, labeller: Judge | None, features, cfg: ExperimentConfig) -> Reference:
-    """Test features, per-class real features, the judge's confusion and the recognition thresholds."""
-    test_pred, pool_pred = judge.predict(real.test.images), judge.predict(real.pool.images)
-    pool_feats, test_feats = features(real.pool.images), features(real.test.images)
+    """Test features, per-class real features, the judge's confusion and the recognition thresholds.
+
+    `features` maps images to backbone features, or is None when the judge itself is the backbone.
+    """
+    test_pred, test_feats = judge_and_features(judge, features, real.test.images)
+    pool_pred, pool_feats = judge_and_features(judge, features, real.pool.images)
     both = torch.cat([pool_feats, test_feats])
     labels = torch.cat([real.pool.labels, real.test.labels])
     by_class = [both[labels == c] for c in range(real.pool.num_classes)]
