@@ -13,7 +13,7 @@ from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.judge import JudgeConfig, load_classifier, load_or_train_judge
+from vision_collapse.metrics.judge import load_classifier, load_or_train_judge
 from vision_collapse.models import build_model, load_model
 
 TINY = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",

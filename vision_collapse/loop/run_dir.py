@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vision_collapse.data.images import LabelledImages
-from vision_collapse.files import atomic_torch_save, atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+from vision_collapse.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"  # one row per (generation, class)
