@@ -8,6 +8,7 @@ import archives
 from vision_collapse.config import load_config
 from vision_collapse.data import data_fingerprint, load_dataset, load_real_data
 from vision_collapse.errors import UserError
+from vision_collapse.loop import run_dir as rd
 
 
 def _cfg(*keys):
@@ -218,7 +219,6 @@ def test_run_on_a_dog_archive_end_to_end(tmp_path):
                  "--out", str(out)]) == 0
     info = json.loads((out / "data.json").read_text())
     assert info["classes"] == ["chihuahua", "golden_retriever", "pug"] and info["subset_counts"] == [5, 4, 8]
-    with np.load(out / "gen_000" / "samples.npz") as z:
-        assert z["images"].shape == (17, 3, 8, 8)
+    assert rd.read_sample_arrays(out / "gen_000")["images"].shape == (17, 3, 8, 8)
     manifest = (out / "gen_000" / "manifest.csv").read_text()
     assert "real/stanford-dogs/n02110958-pug/" in manifest

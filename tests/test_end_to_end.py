@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from vision_collapse.cli import main
+from vision_collapse.loop import run_dir as rd
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ def test_run_folder_layout(tiny_run):
         assert (tiny_run / name).is_file(), name
     for g in (0, 1):
         gen = tiny_run / f"gen_{g:03d}"
-        for name in ["grid.png", "manifest.csv", "samples.npz", "DONE", "model/model_index.json",
+        for name in ["grid.png", "manifest.csv", "samples/shard_00000.npz", "DONE", "model/model_index.json",
                      "model/unet/config.json", "model/scheduler/scheduler_config.json"]:
             assert (gen / name).is_file(), f"gen {g}: {name}"
 
@@ -82,10 +83,10 @@ def test_generations_replace_and_resample(tiny_run):
     assert {(r["label_source"], r["from_generation"]) for r in gen0} == {("dataset", "-1")}
     assert {(r["label_source"], r["from_generation"]) for r in gen1} == {("conditioning", "0")}
     assert len(gen0) == len(gen1)
-    with np.load(tiny_run / "gen_000" / "samples.npz") as z:
-        assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 16, 16)
-        # generation 1 trains on exactly generation 0's labelled samples
-        assert sorted(int(r["label"]) for r in gen1) == sorted(z["labels"].tolist())
+    z = rd.read_sample_arrays(tiny_run / "gen_000")
+    assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 16, 16)
+    # generation 1 trains on exactly generation 0's labelled samples
+    assert sorted(int(r["label"]) for r in gen1) == sorted(z["labels"].tolist())
     counts0 = np.bincount([int(r["label"]) for r in gen0], minlength=10)
     metrics = _rows(tiny_run / "metrics.csv")
     assert [int(r["train_count"]) for r in metrics if r["generation"] == "0" and r["class_index"] != "-1"] == counts0.tolist()
@@ -149,9 +150,9 @@ def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
     tiny = [t for t in TINY if not t.startswith("model.guidance_scale")]
     assert main(["run", "configs/quick.yaml", *tiny, "loop.label_source=none", "model.guidance_scale=1",
                  "loop.generations=1", "--out", str(out)]) == 0
-    with np.load(out / "gen_000" / "samples.npz") as z:
-        assert (z["labels"] == z["judged"]).all()
-        judged_counts = np.bincount(z["judged"], minlength=10)
+    z = rd.read_sample_arrays(out / "gen_000")
+    assert (z["labels"] == z["judged"]).all()
+    judged_counts = np.bincount(z["judged"], minlength=10)
     rows = [r for r in _rows(out / "metrics.csv") if r["class_name"] != "unrecognisable"]
     assert [int(r["sample_count"]) for r in rows] == judged_counts.tolist()
     assert all(r["label_fidelity"] == "nan" for r in rows)  # no conditioning labels to be faithful to
@@ -170,8 +171,8 @@ def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):
     stock = DDPMPipeline.from_pretrained(tiny_run / "gen_000" / "model")
     assert stock.unet.config.num_class_embeds == 11  # ten digits and the null class
     model = DiffusionModel.load(tiny_run / "gen_000" / "model", cfg.model, num_classes=10, conditional=True)
-    with np.load(tiny_run / "gen_000" / "samples.npz") as z:
-        images, labels = z["images"], torch.from_numpy(z["labels"])
+    z = rd.read_sample_arrays(tiny_run / "gen_000")
+    images, labels = z["images"], torch.from_numpy(z["labels"])
     again = model.sample(len(labels), labels, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
     assert np.array_equal(again.numpy(), images)
 

@@ -15,6 +15,7 @@ from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.judge import load_classifier, load_or_train_judge
 from vision_collapse.models import build_model, load_model
+from vision_collapse.loop import run_dir as rd
 
 TINY = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
         "train.batch_size=16", "judge.epochs=2", "loop.generations=2"]
@@ -25,9 +26,8 @@ def _run(out, *extra):
     return out
 
 
-def _npz(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+def _npz(gen_dir):
+    return rd.read_sample_arrays(gen_dir)
 
 
 def _rows(path):
@@ -62,13 +62,13 @@ def test_config_checks_for_the_new_keys():
 def test_pseudo_labeller_is_used_when_and_only_when_asked(tmp_path):
     plain = _run(tmp_path / "conditioning")
     assert not (plain / "labeller.pt").exists()
-    z = _npz(plain / "gen_000" / "samples.npz")
+    z = _npz(plain / "gen_000")
     assert np.array_equal(z["labels"], z["conditioning"])
 
     tagged = _run(tmp_path / "classifier", "loop.label_source=classifier")
     cfg = config_from_yaml_text((tagged / "config.yaml").read_text())
     labeller = load_classifier(tagged / "labeller.pt", 1, 10, cfg.judge)
-    z = _npz(tagged / "gen_000" / "samples.npz")
+    z = _npz(tagged / "gen_000")
     again = labeller.predict(torch.from_numpy(z["images"])).labels.numpy()
     assert np.array_equal(z["labels"], again)  # the labels carried on are the labeller's
     assert not np.array_equal(z["labels"], z["conditioning"])  # ...and not what the model was asked for
@@ -86,14 +86,16 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
     cfg = config_from_yaml_text((run / "config.yaml").read_text())
     real = load_real_data(cfg.data, cfg.seed)
     n = len(real.subset)
-    z = _npz(run / "gen_000" / "samples.npz")
+    z = _npz(run / "gen_000")
     assert len(z["images"]) == n and len(_rows(run / "gen_001" / "manifest.csv")) == n
     # Redraw generation 0's 2n candidates and rank them independently by the judge's probability of the
     # conditioning label: the kept images are exactly the top n.
     model = load_model(run / "gen_000" / "model", cfg.model, 10, True)
     cond = sampling_labels(real.subset, real.subset, 2 * n, "proportional",
                            torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "labels")))
-    images = model.sample(2 * n, cond, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
+    assert 2 * n > cfg.loop.shard_size  # the candidates span shards, each drawn with its own seed
+    images = torch.cat([model.sample(len(c), c, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample", k)))
+                        for k, c in enumerate(cond.split(cfg.loop.shard_size))])
     judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
     p = judge.predict(images).probs.numpy()[np.arange(2 * n), cond.numpy()]
     top = np.sort(np.argsort(-p, kind="stable")[:n])
@@ -106,7 +108,7 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
 def test_baseline_runs_end_to_end_and_reloads(kind, tmp_path):
     run = _run(tmp_path / kind, f"model.kind={kind}")
     cfg = config_from_yaml_text((run / "config.yaml").read_text())
-    z = _npz(run / "gen_001" / "samples.npz")
+    z = _npz(run / "gen_001")
     assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 8, 8)
     assert len(_rows(run / "metrics.csv")) == 2 * 11 and (run / "DONE").is_file()
     model = load_model(run / "gen_001" / "model", cfg.model, 10, True)

@@ -53,7 +53,9 @@ def _prdc_numpy(real, fake, k):
     return precision, recall, density, coverage
 
 
-def test_prdc_matches_loops():
+@pytest.mark.parametrize("block", [1024, 7])  # 7: distances taken in several uneven blocks
+def test_prdc_matches_loops(block, monkeypatch):
+    monkeypatch.setattr("vision_collapse.metrics.prdc.BLOCK", block)
     rng = np.random.default_rng(1)
     real, fake = rng.normal(size=(60, 4)), rng.normal(0.7, 0.6, size=(50, 4))
     got = prdc(torch.from_numpy(real), torch.from_numpy(fake), 5)

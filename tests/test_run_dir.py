@@ -24,10 +24,10 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
 def test_stale_temporaries_are_removed_and_files_kept(tmp_path):
     gen = rd.generation_dir(tmp_path, 0)
     (gen / ".model.tmp999" / "unet").mkdir(parents=True)
-    (gen / ".samples.npz.tmp999").write_bytes(b"half")
-    (gen / "samples.npz").write_bytes(b"whole")
+    (gen / ".manifest.csv.tmp999").write_bytes(b"half")
+    (gen / "manifest.csv").write_bytes(b"whole")
     rd.remove_stale_temporaries(tmp_path)
-    assert [p.name for p in gen.iterdir()] == ["samples.npz"]
+    assert [p.name for p in gen.iterdir()] == ["manifest.csv"]
 
 
 def test_only_our_temporaries_count_as_temporary():

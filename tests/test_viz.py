@@ -8,6 +8,7 @@ from PIL import Image
 
 from vision_collapse.cli import main
 from vision_collapse.viz.grid import HEADER, LABEL_WIDTH, PAD
+from vision_collapse.loop import run_dir as rd
 
 
 
@@ -20,8 +21,8 @@ def runs(make_run, tmp_path_factory):
 
 
 def _samples(run, g):
-    with np.load(run / f"gen_00{g}" / "samples.npz") as z:
-        return z["images"], z["labels"]
+    z = rd.read_sample_arrays(run / f"gen_00{g}")
+    return z["images"], z["labels"]
 
 
 def test_mosaic_has_a_row_per_class_and_a_strip_per_generation(runs, capsys):

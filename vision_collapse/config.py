@@ -16,6 +16,8 @@ STRATEGIES = ("replace", "mix", "accumulate", "fresh")
 LABEL_SAMPLING = ("proportional", "original", "uniform")
 LABEL_SOURCES = ("conditioning", "classifier", "none")
 MODEL_KINDS = ("diffusion", "vae", "gmm")
+SAMPLERS = ("ddim", "dpmsolver", "ddpm")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 DATASETS = ("digits", "fashion-mnist", "cifar10", "stanford-dogs", "oxford-pets", "imagefolder")
@@ -79,14 +81,17 @@ class DataConfig:
 class ModelConfig:
     """The generative model of every generation; conditional unless loop.label_source is 'none'."""
 
-    # 'diffusion' (diffusers UNet2DModel, DDPM training, DDIM sampling), 'vae' (small convolutional VAE)
+    # 'diffusion' (diffusers UNet2DModel, DDPM training, model.sampler sampling), 'vae' (small convolutional VAE)
     # or 'gmm' (Gaussian mixture in PCA space, one per class when conditional; ignores train.*)
     kind: str = "diffusion"
     channels: tuple[int, ...] = (32, 64)  # conv widths, one entry per resolution level (UNet and VAE)
     layers_per_block: int = 1  # diffusion: ResNet layers per UNet block
     train_timesteps: int = 1000  # diffusion: length of the DDPM noise schedule
     beta_schedule: str = "squaredcos_cap_v2"  # diffusion: DDPM beta schedule; cosine suits tiny images
-    sampling_steps: int = 20  # diffusion: DDIM steps at sampling time
+    # diffusion: the diffusers scheduler that samples: 'ddim' (deterministic DDIM), 'dpmsolver'
+    # (DPM-Solver++ 2M, good at 10-25 steps) or 'ddpm' (ancestral; the model's training schedule)
+    sampler: str = "ddim"
+    sampling_steps: int = 20  # diffusion: denoising steps (network evaluations, doubled batch under CFG)
     guidance_scale: float = 1.0  # diffusion: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
     label_dropout: float = 0.1  # diffusion: labels dropped to the null class, so CFG has an unconditional model
     # Sampling bias: scales the initial noise (diffusion), the latent (vae) or the covariance (gmm);
@@ -100,6 +105,9 @@ class ModelConfig:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {', '.join(MODEL_KINDS)}; got {self.kind!r}")
         _check(len(self.channels) >= 1 and min(self.channels) > 0, "model.channels needs positive entries, e.g. [32, 64]")
         _check(self.sampling_steps >= 1, "model.sampling_steps must be >= 1")
+        _check(self.sampler in SAMPLERS, f"model.sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}")
+        _check(self.sampling_steps <= self.train_timesteps,
+               f"model.sampling_steps must be <= model.train_timesteps ({self.train_timesteps})")
         _check(0 <= self.label_dropout < 1, "model.label_dropout must lie in [0, 1)")
         _check(self.temperature > 0, "model.temperature must be > 0 (1 is unbiased sampling)")
         _check(self.guidance_scale >= 0, "model.guidance_scale must be >= 0")
@@ -123,9 +131,15 @@ class TrainConfig:
     # Save the training state every this many steps (gen_XXX/checkpoint.pt) so a killed run resumes
     # mid-generation, exactly; 0 checkpoints only between generations. Worth it when a generation takes hours.
     checkpoint_every: int = 0
+    # Arithmetic of training: 'auto' is bf16 autocast on a GPU and fp32 on a CPU; 'fp32' or 'bf16' force one.
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the UNet (GPU; the first steps pay the compile time)
+    hflip: bool = False  # random horizontal flips, done on the device; for photos, never for digits or text
 
     def __post_init__(self):
         _check(self.steps >= 1 and self.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
+        _check(self.precision in PRECISIONS,
+               f"train.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(0 <= self.ema_decay < 1, "train.ema_decay must lie in [0, 1)")
 
@@ -156,6 +170,10 @@ class LoopConfig:
     # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
     curation: float = 1.0
     curation_by: str = "labeller"  # whose confidence ranks samples: 'labeller' (pseudo-labeller) or 'judge'
+    # Samples are made, judged and written to gen_XXX/samples/ this many at a time, so memory does not grow
+    # with the sample count; it is also the sampling batch. Each shard has its own seed, so changing it
+    # changes the draws.
+    shard_size: int = 512
 
     def __post_init__(self):
         _check(self.generations >= 1, "loop.generations must be >= 1, e.g. loop.generations=5")
@@ -177,6 +195,7 @@ class LoopConfig:
         _check(self.finetune_steps >= 0, "loop.finetune_steps must be >= 0 (0 means train.steps)")
         _check(0 < self.curation <= 1, "loop.curation must lie in (0, 1], e.g. loop.curation=0.5 (1 turns it off)")
         _check(self.curation_by in ("labeller", "judge"), "loop.curation_by must be 'labeller' or 'judge'")
+        _check(self.shard_size >= 1, "loop.shard_size must be >= 1, e.g. loop.shard_size=512")
 
 
 @dataclass(frozen=True)
@@ -200,8 +219,11 @@ class EvalConfig:
     grid_per_class: int = 10  # samples per class row in grid.png
     # Conditional models: evaluation samples drawn per class at this fixed count, apart from the training
     # draw, so a fading class can still be measured (per-class FID, KID, PRDC, label fidelity).
-    # Unconditional models are evaluated on their generation's samples, grouped by the judge's label.
+    # Unconditional models are evaluated on the first this many of their samples the judge puts in each class.
     samples_per_class: int = 50
+    # Generation-wide KID, precision, recall, density and coverage use a seeded random subset of at most
+    # this many samples (FID and class frequencies use every sample), so memory stays bounded.
+    max_features: int = 10000
     floor_repeats: int = 3  # random half-splits averaged into each class's fid_floor
     kid_subset_size: int = 100  # images per KID subset (capped by the smaller set)
     kid_subsets: int = 20  # subsets whose MMD^2 gives KID's mean and standard deviation
@@ -216,6 +238,7 @@ class EvalConfig:
         _check(0 < self.tail_fraction < 1, "eval.tail_fraction must lie in (0, 1)")
         _check(self.grid_per_class >= 1, "eval.grid_per_class must be >= 1")
         _check(self.samples_per_class >= 2, "eval.samples_per_class must be >= 2")
+        _check(self.max_features >= 10, "eval.max_features must be >= 10")
         _check(min(self.floor_repeats, self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
                "eval.floor_repeats, kid_subset_size, kid_subsets and prdc_k must be >= 1")
         _check(0.5 < self.recognisable_quantile < 1, "eval.recognisable_quantile must lie in (0.5, 1), e.g. 0.99")

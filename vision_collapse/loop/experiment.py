@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from vision_collapse.config import ExperimentConfig, config_from_yaml_text, config_to_yaml, diff_configs
@@ -20,6 +21,7 @@ from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.metrics.backbone import feature_extractor
 from vision_collapse.metrics.evaluate import build_reference
 from vision_collapse.metrics.judge import judge_report, load_or_train_judge
+from vision_collapse.runtime import runtime
 from vision_collapse.viz.plots import draw_plots
 
 
@@ -73,28 +75,38 @@ def gen0_calibrated(run: Path):
 
 
 def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=print) -> Path:
-    """Run (or resume) the whole experiment into `run` and return it; DONE is written last."""
+    """Run (or resume) the whole experiment into `run` and return it; DONE is written last.
+
+    Under `accelerate launch` every process calls this; they share training, sampling and judging, and only
+    the main process writes or logs.
+    """
     run = Path(run)
+    rt = runtime()
+    if not rt.is_main:
+        log = _silent
     if cfg.log.tensorboard:
         from vision_collapse.viz.tensorboard import require_tensorboard
 
         require_tensorboard()
+    if rt.world > 1:
+        log(f"sharing the work between {rt.world} processes ({dist.get_backend()}) on {rt.device.type}")
     real = load_real_data(cfg.data, cfg.seed)  # first, so a bad data setting leaves no run folder behind
-    prepare_run_dir(cfg, run, force)
+    rt.on_main(lambda: prepare_run_dir(cfg, run, force))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    rd.atomic_write_text(run / rd.DATA, json.dumps(real.info, indent=2) + "\n")
+    rt.on_main(lambda: rd.atomic_write_text(run / rd.DATA, json.dumps(real.info, indent=2) + "\n"))
     if real.info.get("skipped"):
         log(f"skipped {len(real.info['skipped'])} unreadable image(s), listed in {run / rd.DATA}")
     # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
+    judge = rt.main_first(lambda: load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)}))
     note = "trained on every real training image (not the imbalanced subset); measured on the held-out test split"
-    rd.atomic_write_text(run / rd.JUDGE, json.dumps(judge_report(judge, real.pool.class_names, note), indent=2) + "\n")
+    report = judge_report(judge, real.pool.class_names, note)
+    rt.on_main(lambda: rd.atomic_write_text(run / rd.JUDGE, json.dumps(report, indent=2) + "\n"))
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
-    shaky = judge_report(judge, real.pool.class_names, note)["unreliable_classes"]
-    if shaky:
-        log(f"warning: the judge recalls fewer than 80% of held-out {', '.join(shaky)}; their frequencies are unreliable")
-    labeller = load_or_train_labeller(run, real, cfg) if needs_labeller(cfg) else None
+    if report["unreliable_classes"]:
+        log(f"warning: the judge recalls fewer than 80% of held-out {', '.join(report['unreliable_classes'])}; "
+            "their frequencies are unreliable")
+    labeller = rt.main_first(lambda: load_or_train_labeller(run, real, cfg)) if needs_labeller(cfg) else None
     if labeller is not None:
         log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
     ref = build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg)
@@ -103,22 +115,30 @@ def run_experiment(cfg: ExperimentConfig, run: Path, force: bool = False, log=pr
     done = set(rd.finished_generations(run))
     if done:
         log(f"resuming {run}: generation(s) {', '.join(map(str, sorted(done)))} already finished")
-    for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None):
+    for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None if rt.is_main else True):
         out = rd.generation_dir(run, g)
-        if g in done:
-            history.append(rd.load_samples(out / rd.SAMPLES)[0])  # resume: later generations learn from these
-            continue
-        result = run_generation(g, build_training_set(g, real, history, cfg), ref, cfg, out, gen0_calibrated(run))
-        history.append(result.samples)
+        if g not in done:
+            s = run_generation(g, build_training_set(g, real, history, cfg), ref, cfg, out, gen0_calibrated(run))
+            if s is not None:
+                write_tables(run)
+                draw_plots(run)
+                log(
+                    f"gen {g}: fid {s['fid']:.2f}  head share {s['dominant_share']:.3f}  tail share "
+                    f"{s['tail_share']:.3f} (calibrated {s['tail_share_calibrated']:.3f})  unrecognisable "
+                    f"{s['unrecognisable_share']:.3f}  train {s['train_seconds']:.0f}s  "
+                    f"sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s"
+                )
+        # Read back from disk on every process: the next generation learns from exactly what was written.
+        history.append(rd.load_samples(out)[0])
+
+    def finish():
         write_tables(run)
         draw_plots(run)
-        s = result.summary
-        log(
-            f"gen {g}: fid {s['fid']:.2f}  head share {s['dominant_share']:.3f}  tail share {s['tail_share']:.3f} "
-            f"(calibrated {s['tail_share_calibrated']:.3f})  unrecognisable {s['unrecognisable_share']:.3f}  "
-            f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s"
-        )
-    write_tables(run)
-    draw_plots(run)
-    rd.atomic_write_text(run / rd.DONE, "")
+        rd.atomic_write_text(run / rd.DONE, "")
+
+    rt.on_main(finish)
     return run
+
+
+def _silent(*_args, **_kwargs) -> None:
+    """The log of processes other than the main one."""

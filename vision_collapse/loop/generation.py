@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -13,21 +15,17 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
-from vision_collapse.loop.labels import confidence, curate
+from vision_collapse.loop.labels import confidence
+from vision_collapse.loop.sampling import Shard, curated, draw_shards
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.evaluate import EvalSet, Reference, judge_and_features, measure
+from vision_collapse.metrics.judge import Prediction
+from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import TrainingDiverged, build_model, load_model
-from vision_collapse.viz.grid import class_grid
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """A finished generation's tables and its labelled samples (the next training set)."""
-
-    class_rows: list[dict]
-    summary: dict
-    samples: LabelledImages
+from vision_collapse.models.training import batch_generator
+from vision_collapse.runtime import runtime
+from vision_collapse.viz.grid import class_grid_of
 
 
 def manifest_rows(train_set: LabelledImages, label_source: str) -> list[dict]:
@@ -59,42 +57,91 @@ def train_model(generation: int, train_set: LabelledImages, cfg: ExperimentConfi
     else:
         model = build_model(cfg.model, resolution, channels, train_set.num_classes, cfg.conditional)
     try:
-        model.fit(train_set, train, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "train")),
+        model.fit(train_set, train, batch_generator(generation_seed(cfg.seed, generation, "train")),
                   desc=f"gen {generation} train", checkpoint=rd.generation_dir(run, generation) / rd.CHECKPOINT)
     except TrainingDiverged as exc:
         raise UserError(f"generation {generation}: {exc}; lower train.lr (now {cfg.train.lr})") from None
     return model
 
 
-def draw_samples(generation: int, model, train_set: LabelledImages, ref: Reference, cfg: ExperimentConfig):
-    """(images, conditioning labels or None): as many as the real subset, the most confident when curating."""
-    n = len(ref.real)
+def judging(ref: Reference, cfg: ExperimentConfig) -> Callable[[torch.Tensor, torch.Tensor | None], Shard]:
+    """What each process does to the shard it drew: judge it, label it for the next generation, score it."""
+    source, curating = cfg.loop.label_source, cfg.loop.curation < 1
+
+    def work(images: torch.Tensor, cond: torch.Tensor | None) -> Shard:
+        judged, features = judge_and_features(ref.judge, ref.features, images)
+        tagged = ref.labeller.predict(images) if ref.labeller is not None else None
+        carried = {"conditioning": cond, "none": judged.labels,
+                   "classifier": tagged.labels if tagged is not None else None}[source]
+        score = None
+        if curating:
+            scorer = tagged if cfg.loop.curation_by == "labeller" else judged
+            # A conditioning label is what the sample claims to be; without one, any confident class will do.
+            score = confidence(scorer.probs, cond if source == "conditioning" else None)
+        return Shard(images, cond, carried, judged, features, score)
+
+    return work
+
+
+def write_samples(
+    generation: int,
+    model,
+    train_set: LabelledImages,
+    ref: Reference,
+    cfg: ExperimentConfig,
+    out: Path,  # the generation's folder
+    count: int | None = None,  # samples to keep; None: as many as the real subset, as the loop does
+) -> SampleStats | None:
+    """Draw the samples (the most confident, when curating), shard by shard into gen_XXX/samples/, and
+    return their statistics (main process; None elsewhere)."""
+    rt = runtime()
+    n = len(ref.real) if count is None else count
     drawn = math.ceil(n / cfg.loop.curation) if cfg.loop.curation < 1 else n  # oversample so curation keeps n
     cond = None
     if cfg.conditional:
         cond = sampling_labels(train_set, ref.real, drawn, cfg.loop.label_sampling,
                                torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "labels")))
-    images = model.sample(drawn, cond, torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "sample")),
-                          desc=f"gen {generation} sample")
+    shards = draw_shards(model, drawn, cond, cfg.loop.shard_size,
+                         lambda k: generation_seed(cfg.seed, generation, "sample", k), judging(ref, cfg),
+                         f"gen {generation} sample")
     if drawn > n:
-        scorer = ref.labeller if cfg.loop.curation_by == "labeller" else ref.judge
-        # A conditioning label is what the sample claims to be; without one, any confident class will do.
-        claimed = cond if cfg.loop.label_source == "conditioning" else None
-        keep = torch.from_numpy(curate(confidence(scorer.predict(images).probs, claimed), n))
-        images, cond = images[keep], (None if cond is None else cond[keep])
-    return images, cond
+        shards = curated(shards, n, out / rd.CANDIDATES)
+    if not rt.is_main:
+        for _ in shards:  # take part in drawing; main writes
+            pass
+        return None
+    shutil.rmtree(out / rd.SAMPLES, ignore_errors=True)  # a killed attempt's shards
+    stats = SampleStats(n, train_set.num_classes, ref.recogniser, cfg.eval.max_features, cfg.eval.grid_per_class,
+                        0 if cfg.conditional else cfg.eval.samples_per_class,
+                        torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "metrics", 1)))
+    for k, shard in enumerate(shards):
+        ids = [f"gen{generation}/{i}" for i in range(stats.seen, stats.seen + len(shard.images))]
+        rd.save_shard(out, k, shard.images, shard.carried, shard.judged.labels, shard.conditioning, ids,
+                      train_set.class_names)
+        stats.update(shard.images, shard.carried, shard.judged, shard.features)
+    return stats
 
 
-def eval_set(generation: int, model, samples: LabelledImages, judged, features, ref: Reference,
-             cfg: ExperimentConfig) -> EvalSet:
-    """Conditional: eval.samples_per_class fresh samples per class; unconditional: the samples, by judged class."""
+def eval_set(generation: int, model, stats: SampleStats | None, ref: Reference, cfg: ExperimentConfig) -> EvalSet | None:
+    """Conditional: eval.samples_per_class fresh samples per class; unconditional: the first samples the judge
+    puts in each class. Main process only; None elsewhere."""
     if not cfg.conditional:
-        return EvalSet(judged.labels, None, judged, features)
-    classes = torch.arange(samples.num_classes).repeat_interleave(cfg.eval.samples_per_class)
-    images = model.sample(len(classes), classes,
-                          torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "eval")),
-                          desc=f"gen {generation} eval")
-    return EvalSet(classes, classes, *judge_and_features(ref.judge, ref.features, images))
+        if stats is None:
+            return None
+        classes, judged, features = stats.eval_parts()
+        return EvalSet(classes, None, judged, features)
+    classes = torch.arange(ref.real.num_classes).repeat_interleave(cfg.eval.samples_per_class)
+
+    def work(images, cond):
+        return Shard(images, cond, cond, *judge_and_features(ref.judge, ref.features, images))
+
+    parts = list(draw_shards(model, len(classes), classes, cfg.loop.shard_size,
+                             lambda k: generation_seed(cfg.seed, generation, "eval", k), work,
+                             f"gen {generation} eval"))
+    if not parts:
+        return None
+    judged = Prediction(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
+    return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]))
 
 
 def run_generation(
@@ -104,46 +151,48 @@ def run_generation(
     cfg: ExperimentConfig,
     out: Path,  # this generation's folder, RUN/gen_XXX
     gen0_calibrated=None,  # generation 0's calibrated class frequencies (None while measuring generation 0)
-) -> GenerationResult:
-    """Train, sample, judge, measure and write one generation's folder, DONE marker last."""
-    out.mkdir(parents=True, exist_ok=True)
-    rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set, cfg.loop.label_source))
+) -> dict | None:
+    """Train, sample, judge, measure and write one generation's folder, DONE marker last; its summary row
+    on the main process (None on the others, which only share the work)."""
+    rt = runtime()
+    rt.on_main(lambda: rd.write_csv(out / rd.MANIFEST, manifest_rows(train_set, cfg.loop.label_source)))
 
     start = time.perf_counter()
     model = train_model(generation, train_set, cfg, out.parent)
-    rd.atomic_save_dir(out / rd.MODEL, model.save)
-    (out / rd.CHECKPOINT).unlink(missing_ok=True)  # the saved model supersedes it
+
+    def keep_model():
+        rd.atomic_save_dir(out / rd.MODEL, model.save)
+        (out / rd.CHECKPOINT).unlink(missing_ok=True)  # the saved model supersedes it
+
+    rt.on_main(keep_model)
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    images, cond = draw_samples(generation, model, train_set, ref, cfg)
+    stats = write_samples(generation, model, train_set, ref, cfg, out)
     sample_seconds = time.perf_counter() - start
 
-    judged, features = judge_and_features(ref.judge, ref.features, images)
-    # The label each sample carries into the next generation (loop.label_source).
-    labels = {"conditioning": cond, "none": judged.labels,
-              "classifier": ref.labeller.predict(images).labels if ref.labeller else None}[cfg.loop.label_source]
-    ids = tuple(f"gen{generation}/{i}" for i in range(len(images)))
-    samples = LabelledImages(images, labels, ids, train_set.class_names)
-    rd.save_samples(out / rd.SAMPLES, samples, judged.labels, cond)
-    rd.atomic_save_png(out / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))  # redrawable from samples.npz
-
     start = time.perf_counter()
-    evaluated = eval_set(generation, model, samples, judged, features, ref, cfg)
+    evaluated = eval_set(generation, model, stats, ref, cfg)
+    if not rt.is_main:
+        rt.barrier()
+        return None
+    grid = class_grid_of(stats.firsts, stats.carried, train_set.class_names, cfg.eval.grid_per_class,
+                         tuple(train_set.images.shape[2:]))
+    rd.atomic_save_png(out / rd.GRID, grid)  # redrawable from samples/
     rng = torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "metrics"))
-    rows, summary, confusion = measure(generation, train_set, samples, judged, features, evaluated, ref, cfg,
-                                       gen0_calibrated, rng)
+    rows, summary, confusion = measure(generation, train_set, stats, evaluated, ref, cfg, gen0_calibrated, rng)
     summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds,
                    eval_seconds=time.perf_counter() - start)
     if confusion is not None:
-        names = list(samples.class_names) + ["unrecognisable"]
+        names = list(train_set.class_names) + ["unrecognisable"]
         rd.write_csv(out / rd.CONFUSION, [{"conditioning": names[c], **dict(zip(names, confusion[c].tolist()))}
-                                          for c in range(samples.num_classes)])
+                                          for c in range(train_set.num_classes)])
     rd.write_csv(out / rd.METRICS, rows)
     rd.write_csv(out / rd.SUMMARY, [summary])
     if cfg.log.tensorboard:
         from vision_collapse.viz.tensorboard import log_generation
 
-        log_generation(out.parent, generation, summary, rows, class_grid(samples, cfg.eval.grid_per_class))
+        log_generation(out.parent, generation, summary, rows, grid)
     rd.atomic_write_text(out / rd.DONE, "")
-    return GenerationResult(rows, summary, samples)
+    rt.barrier()
+    return summary

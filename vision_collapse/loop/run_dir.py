@@ -23,7 +23,8 @@ DATA = "data.json"  # the real data: dataset, root, classes, counts per split, s
 LABELLER = "labeller.pt"  # the pseudo-labeller's weights, when loop.label_source or curation needs one
 LABELLER_REPORT = "labeller.json"
 DONE = "DONE"  # written last, in the run folder and in each finished generation folder
-SAMPLES = "samples.npz"
+SAMPLES = "samples"  # folder of shard_00000.npz, shard_00001.npz, ... in sample order
+CANDIDATES = "candidates"  # curation's oversampled shards while the generation runs
 MANIFEST = "manifest.csv"
 GRID = "grid.png"
 CONFUSION = "confusion.csv"  # conditioning label x judged label counts of the evaluation samples
@@ -112,28 +113,60 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def save_samples(path: Path, samples: LabelledImages, judged: torch.Tensor, conditioning: torch.Tensor | None) -> None:
-    """Store a generation's samples: uint8 images, labels carried on, the judge's and conditioning labels, ids."""
+def save_shard(
+    gen_dir: Path,
+    index: int,  # shard number; shards concatenate in this order
+    images: torch.Tensor,
+    labels: torch.Tensor,  # the labels carried on
+    judged: torch.Tensor,
+    conditioning: torch.Tensor | None,
+    ids: list[str],
+    class_names: tuple[str, ...],
+) -> None:
+    """Store one shard of samples: uint8 images, labels carried on, the judge's and conditioning labels, ids."""
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
-        images=samples.images.numpy(),
-        labels=samples.labels.numpy(),
+        images=images.numpy(),
+        labels=labels.numpy(),
         judged=judged.numpy(),
         conditioning=(conditioning if conditioning is not None else torch.full_like(judged, -1)).numpy(),  # -1: none
-        ids=np.array(samples.ids),
-        class_names=np.array(samples.class_names),
+        ids=np.array(ids, dtype=str),
+        class_names=np.array(class_names),
     )
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(Path(gen_dir) / SAMPLES / f"shard_{index:05d}.npz", buf.getvalue())
 
 
-def load_samples(path: Path) -> tuple[LabelledImages, torch.Tensor]:
-    """Read what `save_samples` wrote: (labelled samples, judged labels)."""
-    with np.load(path) as z:
-        samples = LabelledImages(
-            torch.from_numpy(z["images"]),
-            torch.from_numpy(z["labels"]),
-            tuple(str(i) for i in z["ids"]),
-            tuple(str(n) for n in z["class_names"]),
-        )
-        return samples, torch.from_numpy(z["judged"])
+def shard_paths(gen_dir: Path) -> list[Path]:
+    """A generation's sample shards, in order."""
+    return sorted((Path(gen_dir) / SAMPLES).glob("shard_*.npz"))
+
+
+def has_samples(gen_dir: Path) -> bool:
+    """Whether a generation folder holds samples."""
+    return bool(shard_paths(gen_dir))
+
+
+def read_sample_arrays(gen_dir: Path) -> dict[str, np.ndarray]:
+    """Every shard's arrays concatenated: images, labels, judged, conditioning, ids, and class_names once."""
+    parts = []
+    for path in shard_paths(gen_dir):
+        with np.load(path) as z:
+            parts.append({k: z[k] for k in z.files})
+    if not parts:
+        raise FileNotFoundError(f"no samples in {Path(gen_dir) / SAMPLES}")
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "class_names"}
+    out["class_names"] = parts[0]["class_names"]
+    return out
+
+
+def load_samples(gen_dir: Path) -> tuple[LabelledImages, torch.Tensor]:
+    """A generation's samples as written shard by shard: (labelled samples, judged labels)."""
+    z = read_sample_arrays(gen_dir)
+    samples = LabelledImages(
+        torch.from_numpy(z["images"]),
+        torch.from_numpy(z["labels"]),
+        tuple(str(i) for i in z["ids"]),
+        tuple(str(n) for n in z["class_names"]),
+    )
+    return samples, torch.from_numpy(z["judged"])

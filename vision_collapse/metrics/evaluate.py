@@ -11,13 +11,14 @@ import torch
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
-from vision_collapse.metrics.fid import fid_from_features, per_class_fid
+from vision_collapse.metrics.fid import frechet_distance, gaussian_stats, per_class_fid
 from vision_collapse.metrics.floor import fid_floor
-from vision_collapse.metrics.frequencies import class_frequencies, head_and_tail
+from vision_collapse.metrics.frequencies import head_and_tail
 from vision_collapse.metrics.judge import Judge, Prediction
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.recognise import Recogniser
+from vision_collapse.metrics.stream import SampleStats
 
 UNRECOGNISABLE = "unrecognisable"  # class_name of the extra metrics.csv row (class_index -1)
 FREQ_FLOOR = 1e-6  # added before KL so a class absent in generation 0 does not make it infinite
@@ -79,9 +80,7 @@ def _shares(freq: np.ndarray, head: int, tail: np.ndarray) -> tuple[float, float
 def measure(
     generation: int,
     train_set: LabelledImages,
-    samples: LabelledImages,  # the generation's samples (the next training set)
-    judged: Prediction,  # the judge on `samples`
-    features: torch.Tensor,  # backbone features of `samples`
+    stats: SampleStats,  # what was accumulated over the generation's samples (the next training set)
     eval_set: EvalSet,
     ref: Reference,
     cfg: ExperimentConfig,
@@ -89,11 +88,10 @@ def measure(
     rng: torch.Generator,  # draws KID subsets and noise-floor splits
 ) -> tuple[list[dict], dict, np.ndarray | None]:
     """(per-class rows plus the unrecognisable row, the summary row, the conditioning x judged confusion)."""
-    ev, num = cfg.eval, samples.num_classes
-    lost = ref.recogniser.unrecognisable(judged.probs, judged.features)
-    kept_labels = judged.labels.numpy()[~lost]
-    gen_freq = class_frequencies(kept_labels, num) * (1 - lost.mean())  # shares of all samples
-    recognisable = class_frequencies(kept_labels, num)
+    ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
+    lost_share = stats.unrecognisable_share
+    recognisable = stats.recognised / stats.recognised.sum() if stats.recognised.sum() else stats.recognised * 0.0
+    gen_freq = recognisable * (1 - lost_share)  # shares of all samples
     calibrated = calibrated_frequencies(recognisable, ref.confusion)
     head, tail = head_and_tail(ref.real.class_counts(), ev.tail_fraction)
 
@@ -102,7 +100,7 @@ def measure(
     lost_eval = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
     verdict = torch.from_numpy(np.where(lost_eval, num, eval_set.judged.labels.numpy()))
     fids = per_class_fid(eval_set.features, eval_set.classes, ref.test_features, ref.test_labels, num)
-    train_counts, sample_counts = train_set.class_counts(), samples.class_counts()
+    train_counts, sample_counts = train_set.class_counts(), stats.carried
     rows = []
     for c in range(num):
         mine = eval_set.classes == c
@@ -110,7 +108,7 @@ def measure(
         k_mean, k_std = kid(eval_set.features[mine], real_c, ev.kid_subset_size, ev.kid_subsets, rng)
         judged_c = verdict[mine]
         rows.append({
-            "generation": generation, "class_index": c, "class_name": samples.class_names[c],
+            "generation": generation, "class_index": c, "class_name": names[c],
             "train_count": int(train_counts[c]), "sample_count": int(sample_counts[c]),
             "gen_freq": gen_freq[c], "gen_freq_recognisable": recognisable[c], "gen_freq_calibrated": calibrated[c],
             "eval_count": int(eval_counts[c]), "fid": fids[c],
@@ -122,27 +120,28 @@ def measure(
         })
     rows.append({**{k: float("nan") for k in rows[0]}, "generation": generation, "class_index": -1,
                  "class_name": UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
-                 "gen_freq": float(lost.mean())})
+                 "gen_freq": lost_share})
 
     dominant, tail_share = _shares(gen_freq, head, tail)
     dominant_cal, tail_cal = _shares(calibrated, head, tail)
     reference = calibrated if gen0_calibrated is None else gen0_calibrated
     p, q = calibrated + FREQ_FLOOR, reference + FREQ_FLOOR
     p, q = p / p.sum(), q / q.sum()
-    k_mean, k_std = kid(features, ref.test_features, ev.kid_subset_size, ev.kid_subsets, rng)
+    subset = stats.feature_subset()
+    k_mean, k_std = kid(subset, ref.test_features, ev.kid_subset_size, ev.kid_subsets, rng)
     real_items = sum(i.startswith("real/") for i in train_set.ids)
     summary = {
         "generation": generation,
-        "fid": fid_from_features(features, ref.test_features),
+        "fid": frechet_distance(*stats.moments(), *gaussian_stats(ref.test_features)) if stats.seen > 1 else float("nan"),
         "kid": k_mean, "kid_std": k_std,
-        **prdc(ref.test_features, features, ev.prdc_k),
+        **prdc(ref.test_features, subset, ev.prdc_k),
         "dominant_share": dominant, "tail_share": tail_share,
         "dominant_share_calibrated": dominant_cal, "tail_share_calibrated": tail_cal,
-        "unrecognisable_share": float(lost.mean()),
+        "unrecognisable_share": lost_share,
         "entropy": float(-(calibrated[calibrated > 0] * np.log(calibrated[calibrated > 0])).sum()),
         "kl_to_gen0": float((p * np.log(p / q)).sum()),
         "tv_to_gen0": float(0.5 * np.abs(calibrated - reference).sum()),
-        "extinct_classes": int((calibrated < 0.5 / len(samples)).sum()),
+        "extinct_classes": int((calibrated < 0.5 / stats.seen).sum()),
         "train_size": len(train_set),
         "real_fraction": real_items / len(train_set),
     }

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from vision_collapse.config import JudgeConfig, config_to_dict
 from vision_collapse.data.images import LabelledImages, to_model_range
 from vision_collapse.files import atomic_torch_save, cache_dir
+from vision_collapse.runtime import compute_device
 
 JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
 RELIABLE_RECALL = 0.8  # per-class held-out recall below which the judge's counts of a class are not trusted
@@ -68,14 +69,16 @@ class Judge:
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 2048) -> Prediction:
         """Labels, features and probabilities of uint8 images, in one pass."""
-        self.net.eval()
+        device = compute_device()
+        net = self.net.to(device).eval()
         feats, probs = [], []
         for start in range(0, len(images), batch_size):
-            f = self.net.features(to_model_range(images[start : start + batch_size]))
-            feats.append(f)
-            probs.append(self.net.head(f).double().softmax(1))
-        probs = torch.cat(probs)
-        return Prediction(probs.argmax(1), torch.cat(feats).double(), probs)
+            f = net.features(to_model_range(images[start : start + batch_size].to(device)))
+            feats.append(f.double().cpu())
+            probs.append(net.head(f).double().softmax(1).cpu())
+        probs = torch.cat(probs) if probs else torch.zeros(0, net.head.out_features, dtype=torch.float64)
+        feats = torch.cat(feats) if feats else torch.zeros(0, net.head.in_features, dtype=torch.float64)
+        return Prediction(probs.argmax(1), feats, probs)
 
 
 def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,

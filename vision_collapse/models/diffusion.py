@@ -1,19 +1,22 @@
-"""Class-conditional (or unconditional) pixel diffusion: diffusers' UNet2DModel, DDPM training, DDIM sampling."""
+"""Class-conditional (or unconditional) pixel diffusion: diffusers' UNet2DModel, DDPM training, DDIM, DPM-Solver++ or DDPM
+sampling."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
+from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages, to_model_range, to_uint8
-from vision_collapse.models.training import Checkpoint, optimise
+from vision_collapse.runtime import compute_device, runtime
+from vision_collapse.models.training import Checkpoint, my_share, optimise, resident, uses_bf16
 
 
 def build_unet(cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool) -> UNet2DModel:
@@ -37,6 +40,17 @@ def noise_scheduler(cfg: ModelConfig) -> DDPMScheduler:
     return DDPMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule)
 
 
+SAMPLERS = {"ddim": DDIMScheduler, "dpmsolver": DPMSolverMultistepScheduler, "ddpm": DDPMScheduler}
+
+
+def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler):
+    """A fresh scheduler of kind model.sampler over the training schedule, set to model.sampling_steps."""
+    options = {"algorithm_type": "dpmsolver++", "solver_order": 2} if cfg.sampler == "dpmsolver" else {}
+    sched = SAMPLERS[cfg.sampler].from_config(training.config, **options)
+    sched.set_timesteps(cfg.sampling_steps)
+    return sched
+
+
 class DiffusionModel:
     """One generation's generative model: fit on labelled images, then sample."""
 
@@ -44,29 +58,46 @@ class DiffusionModel:
         self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
         self.unet = build_unet(cfg, resolution, channels, num_classes, conditional)
         self.scheduler = noise_scheduler(cfg)
+        self.bf16 = False  # sampling autocast; set by fit from train.precision
+
+    def _to_device(self) -> None:
+        """Move the UNet to the compute device, channels-last on a GPU (faster convolutions under bf16)."""
+        device = compute_device()
+        self.unet.to(device, memory_format=torch.channels_last if device.type == "cuda" else torch.preserve_format)
 
     def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
             checkpoint: Path | None = None) -> None:
         """Train from the current weights for `train.steps` steps (resuming a checkpoint), then keep the EMA weights."""
         unet, sched = self.unet, self.scheduler
+        self._to_device()
+        self.bf16 = uses_bf16(train)
         unet.train()
-        x_all, y_all = to_model_range(data.images), data.labels
+        device = compute_device()
+        images, y_all = resident(data.images), data.labels.to(device)
+        channels_last = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         # power 3/4 suits runs of a few hundred steps; the decay ramps up instead of averaging in the random init.
         ema = EMAModel(unet.parameters(), decay=train.ema_decay, use_ema_warmup=True, power=0.75)
+        batch = train.batch_size
 
-        def loss_at_step() -> torch.Tensor:
-            idx = torch.randint(len(data), (train.batch_size,), generator=generator)
-            x0 = x_all[idx]
-            noise = torch.randn(x0.shape, generator=generator)
-            t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=generator)
+        def loss_at_step(model) -> torch.Tensor:
+            # Every process draws the whole batch alike and keeps its share, so the averaged DDP gradient is
+            # the single-process one and results do not depend on the process count.
+            idx = torch.randint(len(data), (batch,), generator=generator, device=device)
+            x0 = to_model_range(images[idx.to(images.device)].to(device, non_blocking=True))
+            noise = torch.randn(x0.shape, generator=generator, device=device)
+            t = torch.randint(0, sched.config.num_train_timesteps, (batch,), generator=generator, device=device)
             labels = None
             if self.conditional:
-                drop = torch.rand(len(idx), generator=generator) < self.cfg.label_dropout
-                labels = torch.where(drop, torch.full_like(y_all[idx], self.num_classes), y_all[idx])
-            return F.mse_loss(unet(sched.add_noise(x0, noise, t), t, class_labels=labels).sample, noise)
+                drop = torch.rand(batch, generator=generator, device=device) < self.cfg.label_dropout
+                labels = my_share(torch.where(drop, torch.full_like(y_all[idx], self.num_classes), y_all[idx]))
+            if train.hflip:
+                flip = torch.rand(batch, generator=generator, device=device) < 0.5
+                x0 = torch.where(flip[:, None, None, None], x0.flip(3), x0)
+            x0, noise, t = my_share(x0), my_share(noise), my_share(t)
+            noisy = sched.add_noise(x0, noise, t).contiguous(memory_format=channels_last)
+            return F.mse_loss(model(noisy, t, class_labels=labels).sample.float(), noise)
 
-        optimise(unet.parameters(), loss_at_step, train.steps, train.lr, train.warmup_steps, desc,
-                 after_step=lambda: ema.step(unet.parameters()),
+        optimise(unet, loss_at_step, train, desc, after_step=lambda: ema.step(unet.parameters()),
                  checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"unet": unet, "ema": ema}))
         ema.copy_to(unet.parameters())
         unet.eval()
@@ -76,33 +107,31 @@ class DiffusionModel:
         self,
         n: int,
         labels: torch.Tensor | None,  # class per sample for a conditional model, else None
-        generator: torch.Generator,
-        batch_size: int = 1024,
+        generator: torch.Generator,  # CPU generator: the same draws on every device
         desc: str = "sample",
     ) -> torch.Tensor:
-        """Draw `n` uint8 images with DDIM, using classifier-free guidance when conditional."""
+        """Draw `n` uint8 images in one batch with model.sampler, using classifier-free guidance when conditional."""
         cfg, unet = self.cfg, self.unet
+        self._to_device()
         unet.eval()
-        ddim = DDIMScheduler.from_config(self.scheduler.config)
-        ddim.set_timesteps(cfg.sampling_steps)
+        device = compute_device()
+        sched = sampling_scheduler(cfg, self.scheduler)
         shape = (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
         guided = self.conditional and cfg.guidance_scale != 1.0
-        out = []
-        for start in tqdm(range(0, n, batch_size), desc=desc, leave=False, disable=None):
-            stop = min(n, start + batch_size)
-            x = torch.randn((stop - start, *shape), generator=generator) * cfg.temperature
-            y = labels[start:stop] if self.conditional else None
-            if guided:  # one doubled batch [y, null] per step, as in DiT
-                y = torch.cat([y, torch.full_like(y, self.num_classes)])
-            for t in ddim.timesteps:
+        x = (torch.randn((n, *shape), generator=generator) * cfg.temperature).to(device)
+        y = labels.to(device) if self.conditional else None
+        if guided:  # one doubled batch [y, null] per step, as in DiT
+            y = torch.cat([y, torch.full_like(y, self.num_classes)])
+        context = torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        for t in tqdm(sched.timesteps, desc=desc, leave=False, disable=None if runtime().is_main else True):
+            with context:
                 if guided:
-                    eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=y).sample.chunk(2)
+                    eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=y).sample.float().chunk(2)
                     eps = eps_u + cfg.guidance_scale * (eps_c - eps_u)
                 else:
-                    eps = unet(x, t, class_labels=y).sample
-                x = ddim.step(eps, t, x).prev_sample
-            out.append(to_uint8(x))
-        return torch.cat(out)
+                    eps = unet(x, t, class_labels=y).sample.float()
+            x = sched.step(eps, t, x, generator=generator if cfg.sampler == "ddpm" else None).prev_sample
+        return to_uint8(x).cpu()
 
     def save(self, directory: Path) -> None:
         """Write a stock diffusers pipeline folder (model_index.json, unet/, scheduler/)."""
@@ -115,4 +144,5 @@ class DiffusionModel:
         model.cfg, model.num_classes, model.conditional = cfg, num_classes, conditional
         model.unet = UNet2DModel.from_pretrained(Path(directory) / "unet").eval()
         model.scheduler = DDPMScheduler.from_pretrained(Path(directory) / "scheduler")
+        model.bf16 = False
         return model

@@ -27,7 +27,7 @@ class GMMModel:
     def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
             checkpoint: Path | None = None) -> None:
         """Fit the PCA and the mixtures by EM in seconds (train.* and checkpoints do not apply)."""
-        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
         x = to_model_range(data.images).flatten(1).double().numpy()
         pca = PCA(n_components=min(self.cfg.pca_dim, *x.shape), random_state=seed).fit(x)
         z, labels = pca.transform(x), data.labels.numpy()

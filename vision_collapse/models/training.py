@@ -1,17 +1,26 @@
 """The optimisation loop every step-trained model shares: AdamW, warm-up then cosine, clipping, NaN guard,
-and optional checkpoints inside a generation so a killed run resumes mid-training, exactly."""
+bf16 autocast and DDP where the hardware has them, and optional checkpoints inside a generation so a killed
+run resumes mid-training, exactly."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
+import torch.distributed as dist
 from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 
+from vision_collapse.config import TrainConfig
+from vision_collapse.errors import UserError
 from vision_collapse.files import atomic_torch_save
+from vision_collapse.runtime import compute_device, runtime
+
+CHECK_EVERY = 25  # steps between NaN checks: checking every step would stall a GPU on a host sync each step
+DEVICE_DATA_SHARE = 0.25  # keep the uint8 training set on the GPU when it needs at most this share of free memory
 
 
 class TrainingDiverged(RuntimeError):
@@ -33,27 +42,83 @@ class Checkpoint:
         return self.path is not None and self.every > 0
 
 
+def batch_generator(seed: int) -> torch.Generator:
+    """The training RNG, on the compute device so batches, noise and flips are drawn with no host work."""
+    return torch.Generator(device=compute_device()).manual_seed(seed)
+
+
+def uses_bf16(train: TrainConfig) -> bool:
+    """Whether training autocasts to bf16: on request, or by default on a GPU."""
+    return train.precision == "bf16" or (train.precision == "auto" and compute_device().type == "cuda")
+
+
+def autocast(train: TrainConfig):
+    """The autocast context train.precision asks for (a no-op in fp32)."""
+    if not uses_bf16(train):
+        return contextlib.nullcontext()
+    return torch.autocast(compute_device().type, dtype=torch.bfloat16)
+
+
+def resident(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images on the compute device when they fit comfortably, else in pinned host memory."""
+    device = compute_device()
+    if device.type != "cuda":
+        return images
+    free, _ = torch.cuda.mem_get_info(device)
+    return images.to(device) if images.numel() <= DEVICE_DATA_SHARE * free else images.pin_memory()
+
+
+def my_share(batch: torch.Tensor) -> torch.Tensor:
+    """This process's slice of a batch every process drew alike; the whole batch in a single process."""
+    rt = runtime()
+    return batch if rt.world == 1 else batch.tensor_split(rt.world)[rt.rank]
+
+
 def _save(ckpt: Checkpoint, step: int, opt, lr_sched, modules: dict) -> None:
-    """Write the checkpoint atomically."""
+    """Write the checkpoint atomically (main process only)."""
+    if not runtime().is_main:
+        return
     state = {"step": step, "generator": ckpt.generator.get_state(), "opt": opt.state_dict(),
              "sched": lr_sched.state_dict(), **{k: m.state_dict() for k, m in modules.items()}}
     atomic_torch_save(state, ckpt.path)
 
 
+def _first_bad(losses: list[torch.Tensor], start: int) -> int | None:
+    """The first step in the window whose loss (on any process) is not finite, or None."""
+    bad = ~torch.isfinite(torch.stack(losses).float())
+    if runtime().world > 1:  # all processes must stop together, or the healthy ones hang in DDP
+        flags = bad.to(torch.int64)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        bad = flags.bool()
+    where = bad.nonzero()
+    return start + int(where[0]) if len(where) else None
+
+
 def optimise(
-    params: Iterable[torch.nn.Parameter],
-    loss_at_step: Callable[[], torch.Tensor],  # draws a batch and returns its scalar loss
-    steps: int,
-    lr: float,
-    warmup_steps: int,
+    module: torch.nn.Module,
+    loss_at_step: Callable[[torch.nn.Module], torch.Tensor],  # draws this process's batch, returns its mean loss
+    train: TrainConfig,
     desc: str = "train",
     after_step: Callable[[], None] | None = None,  # e.g. an EMA update
     checkpoint: Checkpoint | None = None,
 ) -> None:
-    """Run `steps` AdamW steps on `loss_at_step()`, stopping with TrainingDiverged on a non-finite loss."""
-    params = list(params)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    lr_sched = get_scheduler("cosine", opt, num_warmup_steps=min(warmup_steps, steps // 2), num_training_steps=steps)
+    """Run train.steps AdamW steps on `loss_at_step(model)`, stopping with TrainingDiverged on a non-finite loss.
+
+    `model` is `module` on the compute device, wrapped in DDP under several processes and compiled when
+    train.compile is set; `module` itself keeps the plain parameters (for EMA and saving).
+    """
+    rt = runtime()
+    if rt.world > 1 and train.batch_size % rt.world:
+        raise UserError(f"train.batch_size ({train.batch_size}) must be divisible by the number of processes "
+                        f"({rt.world}), so every process takes an equal share of each batch")
+    steps = train.steps
+    model = rt.wrap(module)
+    if train.compile:
+        model = torch.compile(model)
+    params = list(module.parameters())
+    opt = torch.optim.AdamW(params, lr=train.lr, weight_decay=0.0, fused=compute_device().type == "cuda")
+    lr_sched = get_scheduler("cosine", opt, num_warmup_steps=min(train.warmup_steps, steps // 2),
+                             num_training_steps=steps)
     modules = checkpoint.stateful if checkpoint else {}
     start = 0
     if checkpoint is not None and checkpoint.enabled and checkpoint.path.is_file():
@@ -64,10 +129,13 @@ def optimise(
         for name, m in modules.items():
             m.load_state_dict(state[name])
         start = state["step"]
-    for step in tqdm(range(start, steps), desc=desc, leave=False, disable=None, initial=start, total=steps):
-        loss = loss_at_step()
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss.item()} at step {step}")
+    window, window_start = [], start
+    bar = tqdm(range(start, steps), desc=desc, leave=False, disable=None if rt.is_main else True, initial=start,
+               total=steps)
+    for step in bar:
+        with autocast(train):
+            loss = loss_at_step(model)
+        window.append(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)  # one bad batch must not wreck a tiny model
@@ -75,5 +143,12 @@ def optimise(
         lr_sched.step()
         if after_step is not None:
             after_step()
-        if checkpoint is not None and checkpoint.enabled and (step + 1) % checkpoint.every == 0 and step + 1 < steps:
+        saving = checkpoint is not None and checkpoint.enabled and (step + 1) % checkpoint.every == 0 \
+            and step + 1 < steps
+        if saving or len(window) == CHECK_EVERY or step + 1 == steps:
+            bad = _first_bad(window, window_start)
+            if bad is not None:  # checked before any checkpoint, so none ever holds diverged weights
+                raise TrainingDiverged(f"loss became {window[bad - window_start].item()} at step {bad}")
+            window, window_start = [], step + 1
+        if saving:
             _save(checkpoint, step + 1, opt, lr_sched, modules)

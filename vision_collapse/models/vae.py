@@ -13,7 +13,8 @@ from safetensors.torch import load_file, save_file
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.models.training import Checkpoint, optimise
+from vision_collapse.runtime import compute_device
+from vision_collapse.models.training import Checkpoint, my_share, optimise, resident
 
 
 class ConvVAE(nn.Module):
@@ -43,7 +44,7 @@ class ConvVAE(nn.Module):
     def _onehot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor:
         """One-hot labels (N, C); an empty (N, 0) tensor for an unconditional model."""
         if self.num_classes == 0:
-            return torch.zeros(n, 0)
+            return torch.zeros(n, 0, device=self.to_latent.weight.device)
         return F.one_hot(labels, self.num_classes).float()
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -70,28 +71,33 @@ class VAEModel:
     def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
             checkpoint: Path | None = None) -> None:
         """Maximise the ELBO (Bernoulli likelihood on [0, 1] pixels) for `train.steps` steps (resuming a checkpoint)."""
-        net = self.net.train()
-        x_all = data.images.float() / 255.0
+        device = compute_device()
+        net = self.net.to(device).train()
+        images, y_all = resident(data.images), data.labels.to(device)
+        batch = train.batch_size
 
-        def loss_at_step() -> torch.Tensor:
-            idx = torch.randint(len(data), (train.batch_size,), generator=generator)
-            noise = torch.randn(len(idx), self.cfg.latent_dim, generator=generator)
-            labels = data.labels[idx] if self.conditional else None
-            logits, mean, logvar = net(x_all[idx], labels, noise)
-            recon = F.binary_cross_entropy_with_logits(logits, x_all[idx], reduction="sum")
+        def loss_at_step(model) -> torch.Tensor:
+            idx = torch.randint(len(data), (batch,), generator=generator, device=device)
+            noise = my_share(torch.randn(batch, self.cfg.latent_dim, generator=generator, device=device))
+            x = my_share(images[idx.to(images.device)].to(device, non_blocking=True).float() / 255.0)
+            labels = my_share(y_all[idx]) if self.conditional else None
+            logits, mean, logvar = model(x, labels, noise)
+            recon = F.binary_cross_entropy_with_logits(logits.float(), x, reduction="sum")
             kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
-            return (recon + kl) / len(idx)
+            return (recon + kl) / len(x)
 
-        optimise(net.parameters(), loss_at_step, train.steps, train.lr, train.warmup_steps, desc,
+        optimise(net, loss_at_step, train, desc,
                  checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"vae": net}))
         net.eval()
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator, desc: str = "sample") -> torch.Tensor:
         """Decode n latents drawn from N(0, temperature^2 I) to uint8 images (the decoder's pixel means)."""
-        z = torch.randn(n, self.cfg.latent_dim, generator=generator) * self.cfg.temperature
-        probs = torch.sigmoid(self.net.eval().decode(z, labels if self.conditional else None))
-        return probs.mul(255).round().to(torch.uint8)
+        device = compute_device()
+        z = (torch.randn(n, self.cfg.latent_dim, generator=generator) * self.cfg.temperature).to(device)
+        net = self.net.to(device).eval()
+        probs = torch.sigmoid(net.decode(z, labels.to(device) if self.conditional else None))
+        return probs.mul(255).round().to(torch.uint8).cpu()
 
     def save(self, directory: Path) -> None:
         """Write vae.safetensors and vae.json (the shape needed to rebuild the network)."""

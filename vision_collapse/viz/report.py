@@ -97,7 +97,7 @@ def write_report(run: Path) -> Path:
     singles = rd.seed_dirs(run) if rd.is_multiseed(run) else [run]
     for single in singles:
         draw_plots(single)
-        if (rd.generation_dir(single, 0) / rd.SAMPLES).is_file():
+        if rd.has_samples(rd.generation_dir(single, 0)):
             draw_grids(single)
     parts = [f"<h1>vision_collapse run: {html.escape(run.name)}</h1>"]
     config = (singles[0] / rd.CONFIG).read_text()

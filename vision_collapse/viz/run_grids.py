@@ -17,8 +17,8 @@ GRIDS = "grids"
 def generation_samples(run: Path) -> list[LabelledImages]:
     """Samples of generations 0, 1, ... as far as they have been written (a partial run included)."""
     out = []
-    while (rd.generation_dir(run, len(out)) / rd.SAMPLES).is_file():
-        out.append(rd.load_samples(rd.generation_dir(run, len(out)) / rd.SAMPLES)[0])
+    while rd.has_samples(rd.generation_dir(run, len(out))):
+        out.append(rd.load_samples(rd.generation_dir(run, len(out)))[0])
     return out
 
 

@@ -1,0 +1,91 @@
+"""Where the work runs: one process on the CPU or a GPU, or several under `accelerate launch` (DDP).
+
+A single process needs no accelerate config. Under `accelerate launch` every process trains its share of
+each batch, samples and judges its share of the shards, and only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, TypeVar
+
+import torch
+import torch.distributed as dist
+
+from vision_collapse.errors import UserError
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """The process group and device of this process, with the few collectives the loop needs."""
+
+    def __init__(self):
+        from accelerate import Accelerator  # imported late: it is slow to import and the CLI's help needs none of it
+
+        # Precision is the trainer's own business (train.precision), so accelerate adds no autocast.
+        self.accelerator = Accelerator(mixed_precision="no")
+        self.device: torch.device = self.accelerator.device
+        self.rank: int = self.accelerator.process_index
+        self.world: int = self.accelerator.num_processes
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether this process computes on a CUDA device."""
+        return self.device.type == "cuda"
+
+    def barrier(self) -> None:
+        """Wait until every process gets here."""
+        if self.world > 1:
+            dist.barrier()
+
+    def gather(self, obj: T) -> list[T]:
+        """Every process's `obj`, in rank order (on every process)."""
+        if self.world == 1:
+            return [obj]
+        out: list = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def on_main(self, fn: Callable[[], T]) -> T | None:
+        """Run `fn` on the main process only; a UserError it raises is raised on every process."""
+        error, result = None, None
+        if self.is_main:
+            try:
+                result = fn()
+            except UserError as exc:
+                error = str(exc)
+        error = self.gather(error)[0]  # also the barrier: the others wait for main's files
+        if error is not None:
+            raise UserError(error)
+        return result
+
+    def main_first(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the main process, then on the others (which then find what main cached)."""
+        result = self.on_main(fn)
+        if not self.is_main:
+            result = fn()
+        self.barrier()
+        return result
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        """The module on this device; wrapped in DistributedDataParallel when there are several processes."""
+        module.to(self.device)
+        return self.accelerator.prepare_model(module) if self.world > 1 else module
+
+
+@functools.lru_cache(maxsize=None)
+def runtime() -> Runtime:
+    """This process's runtime, created on first use."""
+    return Runtime()
+
+
+def compute_device() -> torch.device:
+    """This process's device ('cpu' rather than accelerate's 'cpu:0', so CPU generators match)."""
+    device = runtime().device
+    return torch.device("cpu") if device.type == "cpu" else device
