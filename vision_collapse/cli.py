@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -83,13 +84,24 @@ def cmd_run(args) -> int:
         from vision_collapse.loop.multiseed import parse_seeds, run_seeds
 
         run = run_seeds(cfg, out, parse_seeds(args.seeds), force=args.force)
-        print(f"done: {run}  (seed_*/, aggregate.csv, plots/)")
+        _say(f"done: {run}  (seed_*/, aggregate.csv, plots/)")
         return 0
     from vision_collapse.loop.experiment import run_experiment
 
     run = run_experiment(cfg, out, force=args.force)
-    print(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
+    _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
     return 0
+
+
+def _is_main_process() -> bool:
+    """False in the processes after the first under `accelerate launch` (which sets RANK), so they stay quiet."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _say(text: str, file=None) -> None:
+    """Print from the main process only."""
+    if _is_main_process():
+        print(text, file=file or sys.stdout)
 
 
 def cmd_datasets(args) -> int:
@@ -190,14 +202,14 @@ def main(argv: list[str] | None = None) -> int:
                     "compare": cmd_compare, "export": cmd_export, "report": cmd_report}
         return commands[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder: the machine's problem, not a bug
         where = f" ({exc.filename})" if exc.filename else ""
         hint = ("free some space and re-run the same command to resume; finished generations are kept"
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path and its permissions")
-        print(f"error: {exc.strerror or exc}{where}; {hint}", file=sys.stderr)
+        _say(f"error: {exc.strerror or exc}{where}; {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        _say("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130

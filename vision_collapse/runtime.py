@@ -53,14 +53,18 @@ class Runtime:
         return out
 
     def on_main(self, fn: Callable[[], T]) -> T | None:
-        """Run `fn` on the main process only; a UserError it raises is raised on every process."""
-        error, result = None, None
+        """Run `fn` on the main process only; if it fails, every process stops (none waits forever)."""
+        if self.world == 1:
+            return fn()
+        error, result, failure = None, None, None
         if self.is_main:
             try:
                 result = fn()
-            except UserError as exc:
-                error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others have heard of it
+                failure, error = exc, str(exc) if isinstance(exc, UserError) else f"the main process stopped: {exc}"
         error = self.gather(error)[0]  # also the barrier: the others wait for main's files
+        if failure is not None:
+            raise failure
         if error is not None:
             raise UserError(error)
         return result

@@ -173,16 +173,20 @@ def run_generation(
 
     start = time.perf_counter()
     evaluated = eval_set(generation, model, stats, ref, cfg)
-    if not rt.is_main:
-        rt.barrier()
-        return None
+    seconds = {"train_seconds": train_seconds, "sample_seconds": sample_seconds}
+    return rt.on_main(lambda: _measure_and_write(generation, train_set, stats, evaluated, ref, cfg, out,
+                                                 gen0_calibrated, seconds, start))
+
+
+def _measure_and_write(generation, train_set, stats, evaluated, ref, cfg, out, gen0_calibrated, seconds,
+                       eval_start) -> dict:
+    """The main process's part of a generation: grid, metrics, tables, TensorBoard, DONE last."""
     grid = class_grid_of(stats.firsts, stats.carried, train_set.class_names, cfg.eval.grid_per_class,
                          tuple(train_set.images.shape[2:]))
     rd.atomic_save_png(out / rd.GRID, grid)  # redrawable from samples/
     rng = torch.Generator().manual_seed(generation_seed(cfg.seed, generation, "metrics"))
     rows, summary, confusion = measure(generation, train_set, stats, evaluated, ref, cfg, gen0_calibrated, rng)
-    summary.update(train_seconds=train_seconds, sample_seconds=sample_seconds,
-                   eval_seconds=time.perf_counter() - start)
+    summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)
     if confusion is not None:
         names = list(train_set.class_names) + ["unrecognisable"]
         rd.write_csv(out / rd.CONFUSION, [{"conditioning": names[c], **dict(zip(names, confusion[c].tolist()))}
@@ -194,5 +198,4 @@ def run_generation(
 
         log_generation(out.parent, generation, summary, rows, grid)
     rd.atomic_write_text(out / rd.DONE, "")
-    rt.barrier()
     return summary

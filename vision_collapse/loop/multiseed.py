@@ -11,6 +11,7 @@ from vision_collapse.errors import UserError
 from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.experiment import run_experiment
 from vision_collapse.metrics.aggregate import aggregate
+from vision_collapse.runtime import runtime
 from vision_collapse.viz.plots import draw_plots
 
 _ROOT_ENTRIES = re.compile(rf"seed_\d+|{rd.AGGREGATE}|plots|{rd.DONE}|\..+\.tmp\d+")
@@ -43,10 +44,11 @@ def run_seeds(cfg: ExperimentConfig, root: Path, seeds: list[int], force: bool =
         raise UserError(f"{str(root)!r} holds a single-seed run; use another --out for --seeds")
     if root.is_dir() and any(not _ROOT_ENTRIES.fullmatch(p.name) for p in root.iterdir()):
         raise UserError(f"--out {str(root)!r} is not empty and holds no multi-seed run; choose an empty or new folder")
+    rt = runtime()
     for s in seeds:
-        log(f"seed {s} -> {root / f'seed_{s}'}")
+        if rt.is_main:
+            log(f"seed {s} -> {root / f'seed_{s}'}")
         run_experiment(dataclasses.replace(cfg, seed=s), root / f"seed_{s}", force=force, log=log)
-        write_aggregate(root)
-        draw_plots(root)
-    rd.atomic_write_text(root / rd.DONE, "")
+        rt.on_main(lambda: (write_aggregate(root), draw_plots(root)))
+    rt.on_main(lambda: rd.atomic_write_text(root / rd.DONE, ""))
     return root

@@ -45,7 +45,11 @@ SAMPLERS = {"ddim": DDIMScheduler, "dpmsolver": DPMSolverMultistepScheduler, "dd
 
 def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler):
     """A fresh scheduler of kind model.sampler over the training schedule, set to model.sampling_steps."""
-    options = {"algorithm_type": "dpmsolver++", "solver_order": 2} if cfg.sampler == "dpmsolver" else {}
+    options = {}
+    if cfg.sampler == "dpmsolver":
+        # Dynamic thresholding plays the part of DDPM's and DDIM's clip_sample: without it, guided pixel-space
+        # samples saturate (diffusers recommends it for pixel-space models with dpmsolver++).
+        options = {"algorithm_type": "dpmsolver++", "solver_order": 2, "thresholding": True, "sample_max_value": 1.0}
     sched = SAMPLERS[cfg.sampler].from_config(training.config, **options)
     sched.set_timesteps(cfg.sampling_steps)
     return sched
