@@ -13,7 +13,7 @@ from vision_collapse.data.images import LabelledImages
 from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
 from vision_collapse.metrics.fid import frechet_distance, gaussian_stats, per_class_fid
 from vision_collapse.metrics.floor import fid_floor
-from vision_collapse.metrics.frequencies import head_and_tail
+from vision_collapse.metrics.frequencies import head_and_tail, shares
 from vision_collapse.metrics.judge import Judge, Prediction
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
@@ -90,7 +90,7 @@ def measure(
     """(per-class rows plus the unrecognisable row, the summary row, the conditioning x judged confusion)."""
     ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
     lost_share = stats.unrecognisable_share
-    recognisable = stats.recognised / stats.recognised.sum() if stats.recognised.sum() else stats.recognised * 0.0
+    recognisable = shares(stats.recognised)
     gen_freq = recognisable * (1 - lost_share)  # shares of all samples
     calibrated = calibrated_frequencies(recognisable, ref.confusion)
     head, tail = head_and_tail(ref.real.class_counts(), ev.tail_fraction)
