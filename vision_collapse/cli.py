@@ -213,3 +213,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        if "vision_collapse.runtime" in sys.modules:  # only runs that used the runtime can hold a process group
+            sys.modules["vision_collapse.runtime"].shutdown()

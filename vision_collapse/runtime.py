@@ -93,3 +93,9 @@ def compute_device() -> torch.device:
     """This process's device ('cpu' rather than accelerate's 'cpu:0', so CPU generators match)."""
     device = runtime().device
     return torch.device("cpu") if device.type == "cpu" else device
+
+
+def shutdown() -> None:
+    """Leave the process group cleanly; gloo aborts the process at exit when it is left standing."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()  # no barrier: after a failure on one process, the others must not wait
