@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test clean
+.PHONY: run test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# Style and architecture: ruff, and import-linter's layers contract (pyproject.toml).
+lint: $(VENV)/.installed
+	$(BIN)/ruff check vision_collapse tests scripts
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs

@@ -36,8 +36,8 @@ def _measure(args) -> float:
     from vision_collapse.data import data_fingerprint, load_real_data
     from vision_collapse.loop.generation import eval_set, train_model, write_samples
     from vision_collapse.loop.seeds import generation_seed
+    from vision_collapse.metrics.classifier import load_or_train_judge
     from vision_collapse.metrics.evaluate import build_reference, judge_and_features, measure
-    from vision_collapse.metrics.judge import load_or_train_judge
     from vision_collapse.metrics.stream import SampleStats
 
     cfg = load_config("configs/quick.yaml", ["model.kind=gmm", "model.guidance_scale=1", f"data.resolution={resolution}",
@@ -82,7 +82,8 @@ def main() -> None:
         for count in (n, 4 * n):
             with ctx.Pool(1) as pool:
                 peaks.append(pool.apply(_measure, ((count, args.resolution, streamed),)))
-        print(f"{name:22} N={n}: {peaks[0]:8.1f} MiB   4N={4 * n}: {peaks[1]:8.1f} MiB   ratio 4N/N {peaks[1] / peaks[0]:.2f}")
+        print(f"{name:22} N={n}: {peaks[0]:8.1f} MiB   4N={4 * n}: {peaks[1]:8.1f} MiB   "
+              f"ratio 4N/N {peaks[1] / peaks[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ from vision_collapse.loop.generation import train_model
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.backbone import feature_extractor
+from vision_collapse.metrics.classifier import load_or_train_judge
 from vision_collapse.metrics.evaluate import judge_and_features
 from vision_collapse.metrics.fid import fid_from_features
-from vision_collapse.metrics.judge import load_or_train_judge
 from vision_collapse.models import load_model
 
 STEPS = (5, 10, 15, 20, 25, 50, 100)

@@ -1,6 +1,7 @@
 """Shared test setup: a private judge cache per session, so tests never touch the user's cache."""
 
 import pytest
+from helpers import FAST_GMM
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -11,10 +12,6 @@ def _private_cache(tmp_path_factory):
     yield
     mp.undo()
 
-
-# A whole run in seconds: Gaussian mixtures instead of diffusion, and small evaluation settings.
-FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-            "eval.samples_per_class=10", "eval.kid_subsets=2"]
 
 
 @pytest.fixture(scope="module")

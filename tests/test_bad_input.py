@@ -3,12 +3,11 @@
 import errno
 import hashlib
 
-import pytest
-
 import archives
-from vision_collapse.cli import main
+import pytest
+from helpers import FAST_GMM as FAST
 
-from conftest import FAST_GMM as FAST
+from vision_collapse.cli import main
 
 
 def _snapshot(folder):
@@ -82,12 +81,12 @@ def test_nan_loss_names_generation_and_step_and_is_not_done(tmp_path, capsys):
 
 
 def test_disk_full_keeps_the_last_generation_and_resumes(tmp_path, capsys, monkeypatch):
-    from vision_collapse.loop import run_dir as rd
+    from vision_collapse import run_folder as rf
 
     reference = tmp_path / "reference"
     assert main(["run", "configs/quick.yaml", *FAST, "--out", str(reference)]) == 0
     capsys.readouterr()
-    real_write = rd.atomic_write_bytes
+    real_write = rf.atomic_write_bytes
 
     def full_disk(path, data):
         if "gen_001" in str(path) and path.name.startswith("shard_"):
@@ -95,11 +94,11 @@ def test_disk_full_keeps_the_last_generation_and_resumes(tmp_path, capsys, monke
         real_write(path, data)
 
     run = tmp_path / "run"
-    monkeypatch.setattr(rd, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(rf, "atomic_write_bytes", full_disk)
     _fails(capsys, ["run", "configs/quick.yaml", *FAST, "--out", str(run)], "No space left on device")
     assert (run / "gen_000" / "DONE").is_file() and not (run / "gen_001" / "DONE").exists()
     kept = _snapshot(run / "gen_000")
-    monkeypatch.setattr(rd, "atomic_write_bytes", real_write)
+    monkeypatch.setattr(rf, "atomic_write_bytes", real_write)
     assert main(["run", "configs/quick.yaml", *FAST, "--out", str(run)]) == 0
     assert _snapshot(run / "gen_000") == kept
     assert (run / "metrics.csv").read_bytes() == (reference / "metrics.csv").read_bytes()

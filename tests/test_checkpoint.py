@@ -21,7 +21,7 @@ def test_resuming_a_checkpoint_reproduces_the_uninterrupted_fit(kind, tmp_path):
 
     def fit(init_seed, data_seed, path):
         torch.manual_seed(init_seed)
-        model = build_model(cfg.model, 8, 1, 10, True)
+        model = build_model(cfg, 8, 1, 10)
         model.fit(data, cfg.train, torch.Generator().manual_seed(data_seed), checkpoint=path)
         return _state(model)
 

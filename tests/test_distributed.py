@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
-from vision_collapse.loop import run_dir as rd
 
 # Several shards per generation, so both processes draw and judge some; a batch both can split evenly.
 TINY = ["loop.generations=2", "train.steps=150", "train.batch_size=64", "loop.shard_size=128",
@@ -32,7 +32,7 @@ def _files(run) -> set[str]:
 
 def _summary(run) -> list[dict]:
     """summary.csv as floats."""
-    return [{k: float(v) for k, v in row.items()} for row in rd.read_csv(run / rd.SUMMARY)]
+    return [{k: float(v) for k, v in row.items()} for row in rf.read_table(run / rf.SUMMARY)]
 
 
 @pytest.mark.slow
@@ -50,20 +50,20 @@ def test_two_processes_match_one(tmp_path):
 
     # The same folder: every file the single process wrote, and nothing else (no second writer's leftovers).
     assert _files(double) == _files(single)
-    assert len(rd.shard_paths(double / "gen_000")) == len(rd.shard_paths(single / "gen_000")) > 2
+    assert len(rf.shard_paths(double / "gen_000")) == len(rf.shard_paths(single / "gen_000")) > 2
 
     # The same numbers, within what float reduction order in DDP can move.
     one, two = _summary(single), _summary(double)
     for a, b in zip(one, two):
         assert b["fid"] == pytest.approx(a["fid"], rel=0.03)
-        for key in ("dominant_share", "tail_share", "unrecognisable_share", "dominant_share_calibrated"):
+        for key in ("head_share", "tail_share", "unrecognisable_share", "head_share_calibrated"):
             assert b[key] == pytest.approx(a[key], abs=0.02), key
-    rows_one = [r for r in rd.read_csv(single / rd.METRICS) if int(r["class_index"]) >= 0]
-    rows_two = [r for r in rd.read_csv(double / rd.METRICS) if int(r["class_index"]) >= 0]
+    rows_one = [r for r in rf.read_table(single / rf.METRICS) if int(r["class_index"]) >= 0]
+    rows_two = [r for r in rf.read_table(double / rf.METRICS) if int(r["class_index"]) >= 0]
     freq_one = np.array([float(r["gen_freq"]) for r in rows_one])
     freq_two = np.array([float(r["gen_freq"]) for r in rows_two])
     assert np.abs(freq_one - freq_two).max() < 0.02
     # Generation 0's samples are drawn per shard with the shard's own seed, whichever process drew them.
-    a, b = rd.read_sample_arrays(single / "gen_000"), rd.read_sample_arrays(double / "gen_000")
+    a, b = rf.read_sample_arrays(single / "gen_000"), rf.read_sample_arrays(double / "gen_000")
     assert np.array_equal(a["conditioning"], b["conditioning"])
     assert np.abs(a["images"].astype(int) - b["images"].astype(int)).mean() < 1.0

@@ -1,14 +1,14 @@
 """The CLI end to end on a tiny 16x16 UNet: files, columns, determinism, resume and refusal to overwrite."""
 
-import csv
 import shutil
 
 import numpy as np
 import pytest
+from helpers import rows as _rows
 from PIL import Image
 
+from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
-from vision_collapse.loop import run_dir as rd
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +24,6 @@ TINY = [
 ]
 
 
-def _rows(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """One finished 2-generation run, shared by the checks below."""
@@ -38,12 +33,13 @@ def tiny_run(tmp_path_factory):
 
 
 def test_run_folder_layout(tiny_run):
-    for name in ["config.yaml", "judge.json", "data.json", "metrics.csv", "summary.csv", "DONE",
+    for name in ["config.yaml", "run.json", "judge.json", "data.json", "metrics.csv", "summary.csv", "DONE",
                  "plots/class_frequency.png", "plots/per_class_fid.png"]:
         assert (tiny_run / name).is_file(), name
     for g in (0, 1):
         gen = tiny_run / f"gen_{g:03d}"
-        for name in ["grid.png", "manifest.csv", "samples/shard_00000.npz", "DONE", "model/model_index.json",
+        for name in ["grid.png", "manifest.csv", "train_loss.csv", "samples/shard_00000.npz", "DONE",
+                     "model/model_index.json",
                      "model/unet/config.json", "model/scheduler/scheduler_config.json"]:
             assert (gen / name).is_file(), f"gen {g}: {name}"
 
@@ -56,7 +52,7 @@ def test_metrics_and_summary_columns(tiny_run):
             "coverage", "label_fidelity", "to_head", "eval_count"} <= set(rows[0])
     summary = _rows(tiny_run / "summary.csv")
     assert [s["generation"] for s in summary] == ["0", "1"]
-    assert {"generation", "fid", "kid", "dominant_share", "tail_share", "dominant_share_calibrated",
+    assert {"generation", "fid", "kid", "head_share", "tail_share", "head_share_calibrated",
             "tail_share_calibrated", "unrecognisable_share", "entropy", "kl_to_gen0", "tv_to_gen0",
             "extinct_classes", "train_seconds", "sample_seconds"} <= set(summary[0])
     for g in (0, 1):
@@ -73,7 +69,31 @@ def test_metrics_and_summary_columns(tiny_run):
                                             for r in confusion)
         fidelity = [int(r[r["conditioning"]]) / 50 for r in confusion]
         assert np.allclose(fidelity, [float(r["label_fidelity"]) for r in classes], atol=1e-7)
-    assert float(summary[0]["kl_to_gen0"]) == 0 and float(summary[0]["tv_to_gen0"]) == 0
+
+
+
+def test_divergences_to_generation_0_match_scipy(tiny_run):
+    from scipy.stats import entropy
+
+    from vision_collapse.metrics.frequencies import FREQ_FLOOR
+
+    rows = [r for r in _rows(tiny_run / "metrics.csv") if r["class_index"] != "-1"]
+    p0, p1 = (np.array([float(r["gen_freq_calibrated"]) for r in rows if r["generation"] == g]) for g in "01")
+    summary = _rows(tiny_run / "summary.csv")[1]
+    assert not np.allclose(p0, p1)  # generation 1 moved, so the check below is not 0 == 0
+    assert float(summary["kl_to_gen0"]) == pytest.approx(entropy(p1 + FREQ_FLOOR, p0 + FREQ_FLOOR), rel=1e-6)
+    assert float(summary["tv_to_gen0"]) == pytest.approx(0.5 * np.abs(p1 - p0).sum(), rel=1e-6)
+    assert float(summary["entropy"]) == pytest.approx(entropy(p1), rel=1e-6)
+
+
+def test_training_loss_and_session_are_recorded(tiny_run):
+    import json
+
+    losses = _rows(tiny_run / "gen_000" / "train_loss.csv")
+    assert [int(r["step"]) for r in losses] == list(range(15))  # train.steps
+    assert all(np.isfinite(float(r["loss"])) for r in losses)
+    session = json.loads((tiny_run / "run.json").read_text())["sessions"][0]
+    assert session["precision"] == "fp32" and session["device"] == "cpu" and session["torch"]
 
 
 def test_generations_replace_and_resample(tiny_run):
@@ -83,13 +103,14 @@ def test_generations_replace_and_resample(tiny_run):
     assert {(r["label_source"], r["from_generation"]) for r in gen0} == {("dataset", "-1")}
     assert {(r["label_source"], r["from_generation"]) for r in gen1} == {("conditioning", "0")}
     assert len(gen0) == len(gen1)
-    z = rd.read_sample_arrays(tiny_run / "gen_000")
+    z = rf.read_sample_arrays(tiny_run / "gen_000")
     assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 16, 16)
     # generation 1 trains on exactly generation 0's labelled samples
     assert sorted(int(r["label"]) for r in gen1) == sorted(z["labels"].tolist())
     counts0 = np.bincount([int(r["label"]) for r in gen0], minlength=10)
     metrics = _rows(tiny_run / "metrics.csv")
-    assert [int(r["train_count"]) for r in metrics if r["generation"] == "0" and r["class_index"] != "-1"] == counts0.tolist()
+    gen0 = [r for r in metrics if r["generation"] == "0" and r["class_index"] != "-1"]
+    assert [int(r["train_count"]) for r in gen0] == counts0.tolist()
 
 
 def test_grid_image_has_a_row_per_class(tiny_run):
@@ -150,7 +171,7 @@ def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
     tiny = [t for t in TINY if not t.startswith("model.guidance_scale")]
     assert main(["run", "configs/quick.yaml", *tiny, "loop.label_source=none", "model.guidance_scale=1",
                  "loop.generations=1", "--out", str(out)]) == 0
-    z = rd.read_sample_arrays(out / "gen_000")
+    z = rf.read_sample_arrays(out / "gen_000")
     assert (z["labels"] == z["judged"]).all()
     judged_counts = np.bincount(z["judged"], minlength=10)
     rows = [r for r in _rows(out / "metrics.csv") if r["class_name"] != "unrecognisable"]
@@ -171,7 +192,7 @@ def test_saved_model_loads_in_diffusers_and_reproduces_its_samples(tiny_run):
     stock = DDPMPipeline.from_pretrained(tiny_run / "gen_000" / "model")
     assert stock.unet.config.num_class_embeds == 11  # ten digits and the null class
     model = DiffusionModel.load(tiny_run / "gen_000" / "model", cfg.model, num_classes=10, conditional=True)
-    z = rd.read_sample_arrays(tiny_run / "gen_000")
+    z = rf.read_sample_arrays(tiny_run / "gen_000")
     images, labels = z["images"], torch.from_numpy(z["labels"])
     again = model.sample(len(labels), labels, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
     assert np.array_equal(again.numpy(), images)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from vision_collapse.config import DataConfig
 from vision_collapse.data.digits import load_digits_split
 from vision_collapse.data.images import LabelledImages
-from vision_collapse.config import DataConfig
 from vision_collapse.data.imbalance import build_imbalanced_subset, exp_profile_counts
 from vision_collapse.errors import UserError
 

@@ -4,7 +4,7 @@ import torch
 
 from vision_collapse.config import JudgeConfig
 from vision_collapse.data.digits import load_digits_split
-from vision_collapse.metrics import judge as judge_mod
+from vision_collapse.metrics import classifier as judge_mod
 
 
 def test_judge_is_accurate_and_cached(monkeypatch):
@@ -19,7 +19,7 @@ def test_judge_is_accurate_and_cached(monkeypatch):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a cached judge was retrained")
 
-    monkeypatch.setattr(judge_mod, "train_judge", must_not_train)
+    monkeypatch.setattr(judge_mod, "train_classifier", must_not_train)
     second = judge_mod.load_or_train_judge(pool, test, cfg, key)
     assert second.accuracy == first.accuracy
     for a, b in zip(first.net.state_dict().values(), second.net.state_dict().values()):

@@ -1,24 +1,22 @@
 """Label sources, curation, fine-tuning, the VAE and GMM baselines, and the multi-seed aggregate."""
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
+from helpers import TINY_DIFFUSION as TINY
+from helpers import rows as _rows
 
+from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 from vision_collapse.config import config_from_yaml_text, load_config
 from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.judge import load_classifier, load_or_train_judge
+from vision_collapse.metrics.classifier import load_classifier, load_or_train_judge
 from vision_collapse.models import build_model, load_model
-from vision_collapse.loop import run_dir as rd
-
-TINY = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
-        "train.batch_size=16", "judge.epochs=2", "loop.generations=2"]
 
 
 def _run(out, *extra):
@@ -27,12 +25,7 @@ def _run(out, *extra):
 
 
 def _npz(gen_dir):
-    return rd.read_sample_arrays(gen_dir)
-
-
-def _rows(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return rf.read_sample_arrays(gen_dir)
 
 
 def test_curate_keeps_the_top_scores_in_order():
@@ -48,9 +41,9 @@ def test_config_checks_for_the_new_keys():
     from vision_collapse.errors import UserError
 
     for bad, message in [
-        (["loop.label_source=tags"], "loop.label_source must be one of"),
+        (["loop.label_source=tags"], "unknown loop.label_source 'tags'"),
         (["loop.curation=0"], "loop.curation must lie in"),
-        (["model.kind=gan"], "model.kind must be one of"),
+        (["model.kind=gan"], "unknown model.kind 'gan'"),
         (["model.kind=gmm", "model.guidance_scale=2"], "set model.guidance_scale=1"),
         (["model.kind=gmm", "loop.init=finetune"], "loop.init=finetune needs a model trained by steps"),
     ]:
@@ -90,7 +83,7 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
     assert len(z["images"]) == n and len(_rows(run / "gen_001" / "manifest.csv")) == n
     # Redraw generation 0's 2n candidates and rank them independently by the judge's probability of the
     # conditioning label: the kept images are exactly the top n.
-    model = load_model(run / "gen_000" / "model", cfg.model, 10, True)
+    model = load_model(run / "gen_000" / "model", cfg, 10)
     cond = sampling_labels(real.subset, real.subset, 2 * n, "proportional",
                            torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "labels")))
     assert 2 * n > cfg.loop.shard_size  # the candidates span shards, each drawn with its own seed
@@ -111,7 +104,7 @@ def test_baseline_runs_end_to_end_and_reloads(kind, tmp_path):
     z = _npz(run / "gen_001")
     assert z["images"].dtype == np.uint8 and z["images"].shape[1:] == (1, 8, 8)
     assert len(_rows(run / "metrics.csv")) == 2 * 11 and (run / "DONE").is_file()
-    model = load_model(run / "gen_001" / "model", cfg.model, 10, True)
+    model = load_model(run / "gen_001" / "model", cfg, 10)
     again = model.sample(len(z["labels"]), torch.from_numpy(z["labels"]),
                          torch.Generator().manual_seed(generation_seed(cfg.seed, 1, "sample")))
     assert np.array_equal(again.numpy(), z["images"])
@@ -123,7 +116,7 @@ def test_gmm_matches_class_means_and_temperature_scales_covariance():
     data = load_real_data(load_config(None, keys).data, 0).pool
     draws = {}
     for t in (0.04, 0.01):
-        model = build_model(load_config(None, [*keys, f"model.temperature={t}"]).model, 8, 1, 10, True)
+        model = build_model(load_config(None, [*keys, f"model.temperature={t}"]), 8, 1, 10)
         model.fit(data, load_config(None, keys).train, torch.Generator().manual_seed(0))
         x = model.sample(4000, torch.full((4000,), 3), torch.Generator().manual_seed(1))
         draws[t] = x.double().numpy().reshape(4000, -1)
@@ -158,7 +151,8 @@ def test_multi_seed_aggregate_matches_numpy(tmp_path):
     seeds = [_rows(root / f"seed_{s}" / "metrics.csv") for s in range(3)]
     for g in ("0", "1"):
         for name in ("0", "9"):
-            v = np.array([float(r["gen_freq"]) for rows in seeds for r in rows if (r["generation"], r["class_name"]) == (g, name)])
+            v = np.array([float(r["gen_freq"]) for rows in seeds for r in rows
+                          if (r["generation"], r["class_name"]) == (g, name)])
             row = agg[(g, name, "gen_freq")]
             half = t975_df2 * v.std(ddof=1) / math.sqrt(3)
             assert row["seeds"] == "3"

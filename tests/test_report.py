@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
-from vision_collapse.loop import run_dir as rd
 from vision_collapse.viz.report import warnings
 
 PLOTS = ["class_frequency", "per_class_fid", "class_frequency_log", "heatmap_fid", "heatmap_kid", "shares",
@@ -38,8 +38,8 @@ def test_report_is_self_contained(run):
 
 
 def test_warnings_name_unreliable_classes_and_fid_at_its_floor(tmp_path):
-    rd.atomic_write_text(tmp_path / rd.JUDGE, '{"unreliable_classes": ["7"], "per_class_recall": {"7": 0.61}}')
-    rd.write_csv(tmp_path / rd.METRICS, [
+    rf.atomic_write_text(tmp_path / rf.JUDGE, '{"unreliable_classes": ["7"], "per_class_recall": {"7": 0.61}}')
+    rf.write_csv(tmp_path / rf.METRICS, [
         {"generation": 0, "class_index": 0, "class_name": "a", "fid": 12.0, "fid_floor": 15.0},
         {"generation": 0, "class_index": 1, "class_name": "b", "fid": 40.0, "fid_floor": 15.0},
     ])
@@ -67,8 +67,8 @@ def test_tensorboard_logs_scalars_and_grids(make_run):
     run = make_run("log.tensorboard=true", name="tb")
     events = EventAccumulator(str(run / "tensorboard")).Reload()
     fid = [(e.step, e.value) for e in events.Scalars("summary/fid")]
-    truth = [(int(r["generation"]), float(r["fid"])) for r in rd.read_csv(run / rd.SUMMARY)]
+    truth = [(int(r["generation"]), float(r["fid"])) for r in rf.read_table(run / rf.SUMMARY)]
     assert [s for s, _ in fid] == [g for g, _ in truth]
     assert all(abs(v - t) <= 1e-4 * abs(t) for (_, v), (_, t) in zip(fid, truth))
     assert [e.step for e in events.Images("grid")] == [0, 1]
-    assert not [p for p in (run / "tensorboard").iterdir() if rd.is_temporary(p)]
+    assert not [p for p in (run / "tensorboard").iterdir() if rf.is_temporary(p)]

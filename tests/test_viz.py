@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 from vision_collapse.viz.grid import HEADER, LABEL_WIDTH, PAD
-from vision_collapse.loop import run_dir as rd
-
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,7 @@ def runs(make_run, tmp_path_factory):
 
 
 def _samples(run, g):
-    z = rd.read_sample_arrays(run / f"gen_00{g}")
+    z = rf.read_sample_arrays(run / f"gen_00{g}")
     return z["images"], z["labels"]
 
 
@@ -41,7 +40,8 @@ def test_filmstrip_rows_are_generations(runs):
     run = runs / "replace"
     assert main(["grid", str(run), "--class", "3"]) == 0
     strip = Image.open(run / "grids" / "class_3.png")
-    assert strip.height == (2 * (8 + PAD) + PAD) * 4 and strip.width == LABEL_WIDTH + (10 * (8 + PAD) + PAD) * 4  # eval.grid_per_class
+    assert strip.height == (2 * (8 + PAD) + PAD) * 4
+    assert strip.width == LABEL_WIDTH + (10 * (8 + PAD) + PAD) * 4  # eval.grid_per_class tiles a row
     # the first tile of generation 0's row is its first sample of class 3, upscaled
     images, labels = _samples(run, 0)
     first = images[labels == 3][0, 0]

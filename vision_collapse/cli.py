@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import sys
 from pathlib import Path
 
@@ -61,13 +60,9 @@ def _split_items(items: list[str]) -> tuple[Path | None, list[str]]:
 
 def _require_run(run: Path) -> list[Path]:
     """The single runs inside `run` (itself, or its seed_<s> folders); one-line failure if it is not a run."""
-    from vision_collapse.loop import run_dir as rd
+    from vision_collapse.run_folder import single_runs
 
-    if (run / rd.CONFIG).is_file():
-        return [run]
-    if rd.is_multiseed(run):
-        return rd.seed_dirs(run)
-    raise UserError(f"{str(run)!r} is not a run folder (no config.yaml); pass a folder made by 'vision-collapse run'")
+    return single_runs(run)
 
 
 def cmd_run(args) -> int:
@@ -80,27 +75,32 @@ def cmd_run(args) -> int:
         print(config_to_yaml(cfg), end="")
         return 0
     out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    if cfg.log.tensorboard:
+        from vision_collapse.viz.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    from vision_collapse.viz.plots import draw_plots
+    from vision_collapse.viz.render import render_generation
+
     if args.seeds is not None:
         from vision_collapse.loop.multiseed import parse_seeds, run_seeds
 
-        run = run_seeds(cfg, out, parse_seeds(args.seeds), force=args.force)
+        run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
+                        after_aggregate=draw_plots)
         _say(f"done: {run}  (seed_*/, aggregate.csv, plots/)")
         return 0
     from vision_collapse.loop.experiment import run_experiment
 
-    run = run_experiment(cfg, out, force=args.force)
+    run = run_experiment(cfg, out, force=args.force, after_generation=render_generation)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
     return 0
 
 
-def _is_main_process() -> bool:
-    """False in the processes after the first under `accelerate launch` (which sets RANK), so they stay quiet."""
-    return os.environ.get("RANK", "0") == "0"
-
-
 def _say(text: str, file=None) -> None:
-    """Print from the main process only."""
-    if _is_main_process():
+    """Print from the main process only (under `accelerate launch` the others stay quiet)."""
+    from vision_collapse.runtime import is_main_process
+
+    if is_main_process():
         print(text, file=file or sys.stdout)
 
 
@@ -130,7 +130,8 @@ def cmd_datasets(args) -> int:
     cfg = load_config(config_path, items)
     real = load_real_data(cfg.data, cfg.seed)
     info = real.info
-    print(f"{cfg.data.name} from {info['root']} at {info['resolution']}x{info['resolution']}, {info['channels']} channel(s); "
+    print(f"{cfg.data.name} from {info['root']} at {info['resolution']}x{info['resolution']}, "
+          f"{info['channels']} channel(s); "
           f"imbalance {cfg.data.imbalance}, head {real.subset.class_names[int(np.argmax(real.subset.class_counts()))]!r}")
     print(f"{'class':28} {'pool':>7} {'test':>7} {'subset':>7}")
     for name, pool, test, subset in zip(info["classes"], info["pool_counts"], info["test_counts"], info["subset_counts"]):

@@ -1,12 +1,19 @@
-"""Atomic file writes: a temporary sibling, flushed to disk, then renamed, so a crash never leaves half a file."""
+"""Atomic file writes: a temporary sibling, flushed to disk, then renamed, so a crash never leaves half a file.
+
+The temporary-name rule (`.NAME.tmpPID`) lives here alone: writers make such names, and a reopened run folder
+recognises and removes them.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import torch
+
+_TEMPORARY = re.compile(r"\..+\.tmp\d+")
 
 
 def cache_dir() -> Path:
@@ -14,11 +21,22 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VISION_COLLAPSE_CACHE") or Path.home() / ".cache" / "vision_collapse")
 
 
+def temporary_sibling(path: Path) -> Path:
+    """`.NAME.tmpPID` beside `path`: where it is written before being renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether `path` is one of our half-written temporaries (`.NAME.tmpPID`)."""
+    return bool(_TEMPORARY.fullmatch(Path(path).name))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling `.NAME.tmpPID`, flush to disk, then rename over `path`."""
+    """Write to a temporary sibling, flush to disk, then rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = temporary_sibling(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

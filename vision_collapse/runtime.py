@@ -1,12 +1,14 @@
 """Where the work runs: one process on the CPU or a GPU, or several under `accelerate launch` (DDP).
 
-A single process needs no accelerate config. Under `accelerate launch` every process trains its share of
-each batch, samples and judges its share of the shards, and only the main process writes files.
+A single process needs no accelerate config, and a single CPU process builds no Accelerator at all. Under
+`accelerate launch` every process trains its share of each batch, samples and judges its share of the
+shards, and only the main process writes files.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable, TypeVar
 
 import torch
@@ -21,18 +23,20 @@ class Runtime:
     """The process group and device of this process, with the few collectives the loop needs."""
 
     def __init__(self):
-        from accelerate import Accelerator  # imported late: it is slow to import and the CLI's help needs none of it
+        self.accelerator = None
+        self.device, self.rank, self.world = torch.device("cpu"), 0, 1
+        if launched_processes() > 1 or torch.cuda.is_available():
+            from accelerate import Accelerator  # imported late: slow to import, and a CPU process needs none of it
 
-        # Precision is the trainer's own business (train.precision), so accelerate adds no autocast.
-        self.accelerator = Accelerator(mixed_precision="no")
-        self.device: torch.device = self.accelerator.device
-        self.rank: int = self.accelerator.process_index
-        self.world: int = self.accelerator.num_processes
+            # Precision is the trainer's own business (train.precision), so accelerate adds no autocast.
+            self.accelerator = Accelerator(mixed_precision="no")
+            self.device = self.accelerator.device
+            self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
 
     @property
     def is_main(self) -> bool:
         """Whether this process writes files and prints."""
-        return self.rank == 0
+        return is_main_process()
 
     @property
     def is_gpu(self) -> bool:
@@ -42,7 +46,7 @@ class Runtime:
     def barrier(self) -> None:
         """Wait until every process gets here."""
         if self.world > 1:
-            dist.barrier()
+            self.accelerator.wait_for_everyone()
 
     def gather(self, obj: T) -> list[T]:
         """Every process's `obj`, in rank order (on every process)."""
@@ -81,6 +85,16 @@ class Runtime:
         """The module on this device; wrapped in DistributedDataParallel when there are several processes."""
         module.to(self.device)
         return self.accelerator.prepare_model(module) if self.world > 1 else module
+
+
+def launched_processes() -> int:
+    """How many processes `accelerate launch` (or torchrun) started; 1 for a plain command."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Whether this process writes files and prints: the one definition, used by the CLI and the loop alike."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 @functools.lru_cache(maxsize=None)

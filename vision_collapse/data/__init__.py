@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +11,15 @@ import torch
 
 from vision_collapse.config import DataConfig
 from vision_collapse.data import cifar10, digits, fashion_mnist, imagefolder, oxford_pets, stanford_dogs
-from vision_collapse.data.decode import TRANSFORM_VERSION, decode_all
-from vision_collapse.data.images import LabelledImages, converted, resized
+from vision_collapse.data.cache import cached_dataset
+from vision_collapse.data.images import LabelledImages
 from vision_collapse.data.imbalance import build_imbalanced_subset, unknown_class_message
-from vision_collapse.data.source import Source, split_per_class
+from vision_collapse.data.source import DatasetReader, materialise
 from vision_collapse.errors import UserError
-from vision_collapse.files import atomic_torch_save, cache_dir
 
-READERS = {m.NAME: m for m in (digits, fashion_mnist, cifar10, stanford_dogs, oxford_pets, imagefolder)}
+READERS: dict[str, DatasetReader] = {
+    m.NAME: m for m in (digits, fashion_mnist, cifar10, stanford_dogs, oxford_pets, imagefolder)
+}
 
 
 @dataclass(frozen=True)
@@ -35,69 +34,28 @@ class RealData:
 
 def dataset_root(cfg: DataConfig) -> Path | None:
     """data.root, or the dataset's default location; an error when a dataset needs one and has none."""
-    root = cfg.root or READERS[cfg.name].DEFAULT_ROOT
-    if not root and cfg.name != "digits":
-        reader = READERS[cfg.name]
+    reader = READERS[cfg.name]
+    root = cfg.root or reader.DEFAULT_ROOT
+    if not root and not reader.EMBEDDED:
         raise UserError(f"data.root is not set for {cfg.name}: point it at a folder laid out as {reader.LAYOUT}; "
                         f"{reader.HOW}")
     return Path(root).expanduser() if root else None
 
 
-def _listing_digest(root: Path | None) -> str:
-    """A hash of the file names, sizes and modification times under root (the cache key's view of the data)."""
-    h = hashlib.sha256()
-    if root is not None and root.exists():
-        for folder, dirs, files in sorted(os.walk(root)):
-            dirs.sort()
-            for name in sorted(files):
-                st = os.stat(os.path.join(folder, name))
-                h.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def _materialise(source: Source, cfg: DataConfig, resolution: int, channels: int) -> tuple[LabelledImages, LabelledImages, list[str]]:
-    """(train, test, skipped files) at the requested resolution and channels."""
-    if source.train is not None:
-        parts = [converted(resized(p, resolution), channels) for p in (source.train, source.test)]
-        return parts[0], parts[1], []
-    skipped: list[str] = []
-
-    def decode(entries, desc):
-        images, kept, failed = decode_all([e.job for e in entries], resolution, channels, cfg.skip_corrupt, desc)
-        skipped.extend(failed)
-        return LabelledImages(torch.from_numpy(images), torch.tensor([entries[i].label for i in kept], dtype=torch.int64),
-                              tuple(entries[i].item_id for i in kept), source.class_names)
-
-    train = decode(source.train_files, f"{cfg.name} train")
-    if source.test_files is None:
-        train, test = split_per_class(train, cfg.test_fraction)
-    else:
-        test = decode(source.test_files, f"{cfg.name} test")
-    return train, test, skipped
-
-
 def load_dataset(cfg: DataConfig) -> tuple[LabelledImages, LabelledImages, dict]:
-    """(train pool, held-out test, info) of the whole dataset, decoded once and then read from the cache."""
+    """(train pool, held-out test, info) of the whole dataset: embedded ones read directly, others decoded once
+    and then read from the cache."""
     reader, root = READERS[cfg.name], dataset_root(cfg)
+    if cfg.download and not reader.CAN_DOWNLOAD:
+        raise UserError(f"data.download=true is not supported for {cfg.name}; download it by hand (see README)")
     resolution, channels = cfg.resolution or reader.RESOLUTION, cfg.channels or reader.CHANNELS
     info = {"name": cfg.name, "root": str(root) if root else "(embedded)", "resolution": resolution, "channels": channels}
-    if cfg.name == "digits":  # embedded and tiny: nothing to cache
-        train, test, skipped = _materialise(reader.read(root, cfg), cfg, resolution, channels)
+    if reader.EMBEDDED:  # tiny and always at hand: nothing to cache
+        train, test, skipped = materialise(reader.read(root, cfg), cfg, resolution, channels)
         return train, test, {**info, "skipped": skipped}
     if root is not None and not root.exists() and not cfg.download:
         raise UserError(f"{cfg.name} not found: {str(root)!r} does not exist; expected {reader.LAYOUT}; {reader.HOW}")
-    key = {"name": cfg.name, "listing": _listing_digest(root), "resolution": resolution, "channels": channels,
-           "crop": cfg.crop, "species": cfg.species, "skip_corrupt": cfg.skip_corrupt,
-           "test_fraction": cfg.test_fraction if reader.NAME == "imagefolder" else None, "version": TRANSFORM_VERSION}
-    path = cache_dir() / f"data-{cfg.name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.pt"
-    if path.is_file() and not cfg.download:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        train, test = (LabelledImages(*state[k]) for k in ("train", "test"))
-        return train, test, {**info, "skipped": state["skipped"], "cache": str(path), "cache_hit": True}
-    train, test, skipped = _materialise(reader.read(root, cfg), cfg, resolution, channels)
-    atomic_torch_save({"train": (train.images, train.labels, train.ids, train.class_names),
-                       "test": (test.images, test.labels, test.ids, test.class_names), "skipped": skipped}, path)
-    return train, test, {**info, "skipped": skipped, "cache": str(path), "cache_hit": False}
+    return cached_dataset(reader, root, cfg, resolution, channels, info)
 
 
 def select_classes(data: LabelledImages, classes: tuple[str, ...]) -> LabelledImages:

@@ -15,6 +15,8 @@ from vision_collapse.errors import UserError
 NAME = "cifar10"
 DEFAULT_ROOT = ""
 RESOLUTION, CHANNELS = 32, 3
+EMBEDDED = False  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = True  # data.download=true may fetch it into data.root
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 LAYOUT = f"ROOT/{FOLDER}/data_batch_1..5, test_batch, batches.meta"

@@ -14,6 +14,9 @@ from vision_collapse.data.source import Source, split_per_class
 NAME = "digits"
 DEFAULT_ROOT = ""  # embedded in scikit-learn
 RESOLUTION, CHANNELS = 8, 1
+EMBEDDED = True  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = False  # data.download=true may fetch it into data.root
+LAYOUT = "(embedded in scikit-learn)"
 HOW = "bundled with scikit-learn; nothing to download"
 
 

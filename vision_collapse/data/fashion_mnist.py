@@ -16,10 +16,13 @@ from vision_collapse.errors import UserError
 NAME = "fashion-mnist"
 DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"  # Debian/Ubuntu package dataset-fashion-mnist
 RESOLUTION, CHANNELS = 28, 1
+EMBEDDED = False  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = True  # data.download=true may fetch it into data.root
 CLASS_NAMES = ("tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot")
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-LAYOUT = "ROOT/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or ROOT/FashionMNIST/raw/ from torchvision)"
+LAYOUT = ("ROOT/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+          "t10k-labels-idx1-ubyte.gz (or ROOT/FashionMNIST/raw/ from torchvision)")
 HOW = "apt-get install dataset-fashion-mnist, or set data.download=true to fetch it with torchvision into data.root"
 
 

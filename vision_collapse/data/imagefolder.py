@@ -11,6 +11,8 @@ from vision_collapse.errors import UserError
 NAME = "imagefolder"
 DEFAULT_ROOT = ""
 RESOLUTION, CHANNELS = 64, 3
+EMBEDDED = False  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = False  # data.download=true may fetch it into data.root
 LAYOUT = f"ROOT/<class name>/<image> with suffixes {', '.join(IMAGE_SUFFIXES)}"
 HOW = "point data.root at a folder holding one sub-folder per class"
 

@@ -11,6 +11,8 @@ from vision_collapse.errors import UserError
 NAME = "oxford-pets"
 DEFAULT_ROOT = ""
 RESOLUTION, CHANNELS = 64, 3
+EMBEDDED = False  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = True  # data.download=true may fetch it into data.root
 LAYOUT = "ROOT/oxford-iiit-pet/images/*.jpg and ROOT/oxford-iiit-pet/annotations/trainval.txt, test.txt"
 HOW = ("download images.tar.gz and annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ and unpack "
        "them into ROOT/oxford-iiit-pet, or set data.download=true")

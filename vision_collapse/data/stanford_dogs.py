@@ -16,6 +16,8 @@ from vision_collapse.errors import UserError
 NAME = "stanford-dogs"
 DEFAULT_ROOT = ""
 RESOLUTION, CHANNELS = 64, 3
+EMBEDDED = False  # shipped inside a Python package: no data.root, nothing to cache
+CAN_DOWNLOAD = False  # data.download=true may fetch it into data.root
 LAYOUT = ("ROOT/Images/n02085620-Chihuahua/n02085620_10074.jpg, ROOT/Annotation/n02085620-Chihuahua/n02085620_10074 "
           "and ROOT/train_list.mat, ROOT/test_list.mat")
 HOW = ("download images.tar, annotation.tar and lists.tar from http://vision.stanford.edu/aditya86/ImageNetDogs/ "

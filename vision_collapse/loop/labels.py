@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import RealData
-from vision_collapse.loop import run_dir as rd
 from vision_collapse.loop.seeds import generation_seed
-from vision_collapse.metrics.judge import Judge, judge_report, load_classifier, save_classifier, train_judge
+from vision_collapse.metrics.classifier import (
+    Classifier,
+    classifier_report,
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
 
 
 def needs_labeller(cfg: ExperimentConfig) -> bool:
@@ -21,18 +26,17 @@ def needs_labeller(cfg: ExperimentConfig) -> bool:
     return cfg.loop.label_source == "classifier" or curating
 
 
-def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> Judge:
+def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> Classifier:
     """The run's pseudo-labeller: trained once on generation 0's imbalanced subset, kept in the run folder."""
-    path = Path(run) / rd.LABELLER
+    path = Path(run) / rf.LABELLER
     in_channels, num_classes = real.subset.images.shape[1], real.subset.num_classes
     if path.is_file():
         return load_classifier(path, in_channels, num_classes, cfg.judge)
     # Same architecture and recipe as the judge, but it sees only the skewed subset, so its prior leans
     # toward the head class the way a tagger trained on scraped, imbalanced data would.
-    labeller = train_judge(real.subset, real.test, cfg.judge, generation_seed(cfg.seed, 0, "labeller"), "labeller")
+    labeller = train_classifier(real.subset, real.test, cfg.judge, generation_seed(cfg.seed, 0, "labeller"), "labeller")
     note = "trained on generation 0's imbalanced subset only; measured on the held-out test split"
-    rd.atomic_write_text(Path(run) / rd.LABELLER_REPORT,
-                         json.dumps(judge_report(labeller, real.subset.class_names, note), indent=2) + "\n")
+    rf.write_json(Path(run) / rf.LABELLER_REPORT, classifier_report(labeller, real.subset.class_names, note))
     save_classifier(labeller, path)
     return labeller
 

@@ -1,20 +1,18 @@
-"""Several independent seeds of one experiment: RUN/seed_<s>/ each, and RUN/aggregate.csv across them."""
+"""Several independent seeds of one experiment: ROOT/seed_<s>/ each, and ROOT/aggregate.csv across them."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 from pathlib import Path
+from typing import Callable
 
+from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
-from vision_collapse.loop import run_dir as rd
-from vision_collapse.loop.experiment import run_experiment
+from vision_collapse.loop.experiment import AfterGeneration, run_experiment
 from vision_collapse.metrics.aggregate import aggregate
 from vision_collapse.runtime import runtime
-from vision_collapse.viz.plots import draw_plots
-
-_ROOT_ENTRIES = re.compile(rf"seed_\d+|{rd.AGGREGATE}|plots|{rd.DONE}|\..+\.tmp\d+")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -29,26 +27,30 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def write_aggregate(root: Path) -> list[dict]:
-    """Rebuild RUN/aggregate.csv from every seed's finished generations."""
-    runs = rd.seed_dirs(root)
-    rows = aggregate([rd.read_csv(r / rd.METRICS) for r in runs if (r / rd.METRICS).is_file()],
-                     [rd.read_csv(r / rd.SUMMARY) for r in runs if (r / rd.SUMMARY).is_file()])
-    rd.write_csv(Path(root) / rd.AGGREGATE, rows)
+    """Rebuild ROOT/aggregate.csv from every seed's finished generations."""
+    runs = rf.seed_dirs(root)
+    rows = aggregate([rf.read_table(r / rf.METRICS) for r in runs], [rf.read_table(r / rf.SUMMARY) for r in runs])
+    rf.write_csv(Path(root) / rf.AGGREGATE, rows)
     return rows
 
 
-def run_seeds(cfg: ExperimentConfig, root: Path, seeds: list[int], force: bool = False, log=print) -> Path:
+def run_seeds(
+    cfg: ExperimentConfig,
+    root: Path,  # the multi-seed folder; each seed runs into ROOT/seed_<s>/
+    seeds: list[int],
+    force: bool = False,  # start a seed's folder over when it holds another config
+    log: Callable[[str], None] = print,
+    after_generation: AfterGeneration | None = None,  # called for each seed's generations
+    after_aggregate: Callable[[Path], None] | None = None,  # called with ROOT after each aggregate.csv rewrite
+) -> Path:
     """Run (or resume) the experiment once per seed into ROOT/seed_<s>/, then write ROOT/aggregate.csv."""
     root = Path(root)
-    if (root / rd.CONFIG).is_file():
-        raise UserError(f"{str(root)!r} holds a single-seed run; use another --out for --seeds")
-    if root.is_dir() and any(not _ROOT_ENTRIES.fullmatch(p.name) for p in root.iterdir()):
-        raise UserError(f"--out {str(root)!r} is not empty and holds no multi-seed run; choose an empty or new folder")
+    rf.check_multiseed_root(root)
     rt = runtime()
     for s in seeds:
         if rt.is_main:
-            log(f"seed {s} -> {root / f'seed_{s}'}")
-        run_experiment(dataclasses.replace(cfg, seed=s), root / f"seed_{s}", force=force, log=log)
-        rt.on_main(lambda: (write_aggregate(root), draw_plots(root)))
-    rt.on_main(lambda: rd.atomic_write_text(root / rd.DONE, ""))
+            log(f"seed {s} -> {rf.seed_dir(root, s)}")
+        run_experiment(dataclasses.replace(cfg, seed=s), rf.seed_dir(root, s), force, log, after_generation)
+        rt.on_main(lambda: (write_aggregate(root), after_aggregate and after_aggregate(root)))
+    rt.on_main(lambda: rf.mark_done(root))
     return root

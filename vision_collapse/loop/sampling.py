@@ -3,61 +3,58 @@
 from __future__ import annotations
 
 import math
-import shutil
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vision_collapse.files import atomic_torch_save
-from vision_collapse.loop.labels import curate
-from vision_collapse.metrics.judge import Prediction
+from vision_collapse import run_folder as rf
+from vision_collapse.loop.labels import confidence, curate
+from vision_collapse.loop.seeds import Generation
+from vision_collapse.metrics.evaluate import Reference, judge_and_features
+from vision_collapse.metrics.stream import Shard
+from vision_collapse.models import GenerativeModel
 from vision_collapse.runtime import runtime
 
 
-@dataclass(frozen=True)
-class Shard:
-    """A batch of samples with everything the loop and the metrics need to know about them."""
-
-    images: torch.Tensor  # uint8 (N, C, H, W)
-    conditioning: torch.Tensor | None  # the labels they were drawn for; None when unconditional
-    carried: torch.Tensor  # the labels they carry into the next generation (loop.label_source)
-    judged: Prediction  # the judge's view
-    features: torch.Tensor  # backbone features (the judge's own when eval.backbone=judge)
-    score: np.ndarray | None = None  # curation score; None when not curating
-
-    def select(self, keep: np.ndarray) -> "Shard":
-        """The samples where `keep` (a boolean mask) is true."""
-        pick = torch.from_numpy(keep)
-        return replace(self, images=self.images[pick], carried=self.carried[pick], features=self.features[pick],
-                       conditioning=None if self.conditioning is None else self.conditioning[pick],
-                       judged=Prediction(*(t[pick] for t in self.judged)),
-                       score=None if self.score is None else self.score[keep])
+def judge_shard(images: torch.Tensor, cond: torch.Tensor | None, ref: Reference, cfg, for_next: bool) -> Shard:
+    """Judge a drawn shard; `for_next` also labels it for the next generation and scores it for curation."""
+    judged, features = judge_and_features(ref.judge, ref.features, images)
+    if not for_next:  # evaluation samples: they stand for the class they were drawn for
+        return Shard(images, cond, cond, judged, features)
+    source = cfg.loop.label_source
+    tagged = ref.labeller.predict(images) if ref.labeller is not None else None
+    carried = {"conditioning": cond, "none": judged.labels,
+               "classifier": tagged.labels if tagged is not None else None}[source]
+    score = None
+    if cfg.loop.curation < 1:
+        scorer = tagged if cfg.loop.curation_by == "labeller" else judged
+        # A conditioning label is what the sample claims to be; without one, any confident class will do.
+        score = confidence(scorer.probs, cond if source == "conditioning" else None)
+    return Shard(images, cond, carried, judged, features, score)
 
 
 def draw_shards(
-    model,
+    gen: Generation,
+    model: GenerativeModel,
     n: int,
     labels: torch.Tensor | None,  # conditioning label per sample, or None
-    shard_size: int,
-    seed_of: Callable[[int], int],  # shard index -> seed, so a shard's draws do not depend on who makes it
-    work: Callable[[torch.Tensor, torch.Tensor | None], Shard],  # judges a shard where it was made
-    desc: str,
+    stream: str,  # 'sample' (the next training set) or 'eval'; each shard k is seeded by gen.seed(stream, k)
+    ref: Reference,
 ) -> Iterator[Shard]:
-    """On the main process, the n samples' shards in order; the other processes yield nothing but do their share."""
+    """On the main process, the n samples' judged shards in order; the other processes yield nothing but do their share."""
     rt = runtime()
-    count = math.ceil(n / shard_size)
-    bar = tqdm(total=n, desc=desc, leave=False, disable=None if rt.is_main else True)
+    size = gen.cfg.loop.shard_size
+    count = math.ceil(n / size)
+    bar = tqdm(total=n, desc=f"gen {gen.index} {stream}", leave=False, disable=None if rt.is_main else True)
     for first in range(0, count, rt.world):
         k, mine = first + rt.rank, None
-        if k < count:
-            lo, hi = k * shard_size, min(n, (k + 1) * shard_size)
+        if k < count:  # a shard's draws depend on its seed alone, not on which process makes it
+            lo, hi = k * size, min(n, (k + 1) * size)
             y = None if labels is None else labels[lo:hi]
-            images = model.sample(hi - lo, y, torch.Generator().manual_seed(seed_of(k)), desc=f"{desc} shard {k}")
-            mine = work(images, y)
+            images = model.sample(hi - lo, y, torch.Generator().manual_seed(gen.seed(stream, k)))
+            mine = judge_shard(images, y, ref, gen.cfg, for_next=stream == "sample")
         for shard in rt.gather(mine):
             if rt.is_main and shard is not None:
                 bar.update(len(shard.images))
@@ -65,12 +62,12 @@ def draw_shards(
     bar.close()
 
 
-def curated(shards: Iterator[Shard], keep: int, folder: Path) -> Iterator[Shard]:
-    """The `keep` best-scored samples of all shards, in order: candidates wait in `folder`, not in memory."""
+def curate_shards(shards: Iterator[Shard], keep: int, gen_dir) -> Iterator[Shard]:
+    """The `keep` best-scored samples of all shards, in order: candidates wait in the run folder, not in memory."""
     scores = []
-    shutil.rmtree(folder, ignore_errors=True)
+    rf.remove_candidates(gen_dir)
     for k, shard in enumerate(shards):
-        atomic_torch_save(shard, folder / f"candidates_{k:05d}.pt")
+        rf.write_candidates(gen_dir, k, shard)
         scores.append(shard.score)
     if not scores:  # not the main process
         return
@@ -78,7 +75,6 @@ def curated(shards: Iterator[Shard], keep: int, folder: Path) -> Iterator[Shard]
     kept[curate(np.concatenate(scores), keep)] = True
     start = 0
     for k, score in enumerate(scores):
-        shard = torch.load(folder / f"candidates_{k:05d}.pt", weights_only=False)
-        yield shard.select(kept[start : start + len(score)])
+        yield Shard.from_arrays(rf.read_candidates(gen_dir, k)).select(kept[start : start + len(score)])
         start += len(score)
-    shutil.rmtree(folder, ignore_errors=True)
+    rf.remove_candidates(gen_dir)

@@ -1,8 +1,14 @@
-"""Independent random streams per (experiment seed, generation, purpose)."""
+"""Independent random streams per (experiment seed, generation, purpose), and the `Generation` that owns them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+
+from vision_collapse.config import ExperimentConfig
+from vision_collapse.data.images import LabelledImages
 
 _STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8}
 
@@ -11,3 +17,17 @@ def generation_seed(seed: int, generation: int, stream: str, part: int | None = 
     """A seed of its own per purpose and generation (and shard), so a resumed run repeats exactly."""
     key = [seed, generation, _STREAMS[stream]] + ([] if part is None else [part])
     return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of a run: which it is, what it learns from, and where it is written."""
+
+    index: int  # 0 learns from real images, g from generation g-1's samples
+    cfg: ExperimentConfig
+    folder: Path  # RUN/gen_XXX
+    train_set: LabelledImages
+
+    def seed(self, stream: str, part: int | None = None) -> int:
+        """The seed of one purpose ('train', 'sample', ...) in this generation, and of one shard of it."""
+        return generation_seed(self.cfg.seed, self.index, stream, part)

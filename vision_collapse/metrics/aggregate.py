@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from vision_collapse import run_folder as rf
+
 KEYS = ("generation", "class_index", "class_name")  # columns that say where a row belongs, not metrics
 
 
@@ -22,7 +24,7 @@ def mean_ci(values, level: float = 0.95) -> dict:
 def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[dict]]) -> list[dict]:
     """Tidy rows (generation, class_index, class_name, metric, seeds, mean, sd, ci_low, ci_high).
 
-    Per-class rows come from each seed's metrics.csv; run-level rows (class_name 'all', class_index -1)
+    Per-class rows come from each seed's metrics.csv; run-level rows (class_name rf.ALL, class_index -1)
     from summary.csv. A generation counts the seeds that have finished it.
     """
     cells: dict[tuple, list[float]] = {}
@@ -36,7 +38,7 @@ def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[di
         for r in rows:
             for metric, value in r.items():
                 if metric not in KEYS:
-                    cells.setdefault((int(r["generation"]), -1, "all", metric), []).append(float(value))
+                    cells.setdefault((int(r["generation"]), -1, rf.ALL, metric), []).append(float(value))
     return [
         {"generation": g, "class_index": c, "class_name": name, "metric": metric, **mean_ci(values)}
         for (g, c, name, metric), values in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3]))

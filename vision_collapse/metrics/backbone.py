@@ -9,7 +9,7 @@ import torch
 
 from vision_collapse.config import EvalConfig
 from vision_collapse.errors import UserError
-from vision_collapse.metrics.judge import Judge
+from vision_collapse.metrics.classifier import Classifier
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # the FID InceptionV3 weights torchmetrics/torch-fidelity use
 
@@ -24,7 +24,7 @@ def inception_weights(cfg: EvalConfig) -> Path:
     return path
 
 
-def feature_extractor(cfg: EvalConfig, judge: Judge,
+def feature_extractor(cfg: EvalConfig, judge: Classifier,
                       batch_size: int = 256) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """uint8 images (N, C, H, W) -> float64 features in the configured backbone; None when it is the judge's own."""
     if cfg.backbone == "judge":

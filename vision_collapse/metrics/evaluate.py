@@ -8,20 +8,18 @@ from typing import Callable
 import numpy as np
 import torch
 
+from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
+from vision_collapse.metrics import frequencies as fq
 from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
+from vision_collapse.metrics.classifier import Classifier, Prediction
 from vision_collapse.metrics.fid import frechet_distance, gaussian_stats, per_class_fid
 from vision_collapse.metrics.floor import fid_floor
-from vision_collapse.metrics.frequencies import head_and_tail, shares
-from vision_collapse.metrics.judge import Judge, Prediction
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.recognise import Recogniser
 from vision_collapse.metrics.stream import SampleStats
-
-UNRECOGNISABLE = "unrecognisable"  # class_name of the extra metrics.csv row (class_index -1)
-FREQ_FLOOR = 1e-6  # added before KL so a class absent in generation 0 does not make it infinite
 
 
 @dataclass(frozen=True)
@@ -29,14 +27,14 @@ class Reference:
     """What every generation is measured against; computed once per run."""
 
     real: LabelledImages  # the generation-0 imbalanced subset
-    judge: Judge
+    judge: Classifier
     features: Callable[[torch.Tensor], torch.Tensor] | None  # images -> backbone features; None: the judge's
     test_features: torch.Tensor  # backbone features of the held-out real test images
     test_labels: torch.Tensor
-    real_by_class: list[torch.Tensor]  # backbone features of every real image (pool and test) of each class
+    backbone_by_class: list[torch.Tensor]  # backbone features of every real image (pool and test) of each class
     confusion: np.ndarray  # judge's P(judged i | true j) on the held-out test images
     recogniser: Recogniser
-    labeller: Judge | None = None  # the pseudo-labeller, when the config asks for one
+    labeller: Classifier | None = None  # the pseudo-labeller, when the config asks for one
 
 
 @dataclass(frozen=True)
@@ -49,13 +47,13 @@ class EvalSet:
     features: torch.Tensor  # backbone features
 
 
-def judge_and_features(judge: Judge, features, images: torch.Tensor) -> tuple[Prediction, torch.Tensor]:
+def judge_and_features(judge: Classifier, features, images: torch.Tensor) -> tuple[Prediction, torch.Tensor]:
     """The judge's prediction and the backbone features of images: one pass when `features` is None (the judge's)."""
     judged = judge.predict(images)
     return judged, judged.features if features is None else features(images)
 
 
-def build_reference(real, judge: Judge, labeller: Judge | None, features, cfg: ExperimentConfig) -> Reference:
+def build_reference(real, judge: Classifier, labeller: Classifier | None, features, cfg: ExperimentConfig) -> Reference:
     """Test features, per-class real features, the judge's confusion and the recognition thresholds.
 
     `features` maps images to backbone features, or is None when the judge itself is the backbone.
@@ -72,9 +70,13 @@ def build_reference(real, judge: Judge, labeller: Judge | None, features, cfg: E
                      labeller)
 
 
-def _shares(freq: np.ndarray, head: int, tail: np.ndarray) -> tuple[float, float]:
-    """(head share, tail share) of a frequency vector."""
-    return float(freq[head]), float(freq[tail].sum())
+@dataclass(frozen=True)
+class GenerationResult:
+    """What `measure` found about one generation."""
+
+    rows: list[dict]  # metrics.csv: one row per class, then the unrecognisable row
+    summary: dict  # summary.csv's row
+    confusion: np.ndarray | None  # conditioning x judged counts (last column: unrecognisable); None if unconditional
 
 
 def measure(
@@ -86,19 +88,19 @@ def measure(
     cfg: ExperimentConfig,
     gen0_calibrated: np.ndarray | None,  # generation 0's calibrated frequencies; None for generation 0 itself
     rng: torch.Generator,  # draws KID subsets and noise-floor splits
-) -> tuple[list[dict], dict, np.ndarray | None]:
-    """(per-class rows plus the unrecognisable row, the summary row, the conditioning x judged confusion)."""
+) -> GenerationResult:
+    """Per-class rows, the summary row and the conditioning x judged confusion of one generation."""
     ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
-    lost_share = stats.unrecognisable_share
-    recognisable = shares(stats.recognised)
-    gen_freq = recognisable * (1 - lost_share)  # shares of all samples
+    unrecognisable = stats.unrecognisable_share
+    recognisable = fq.shares(stats.recognised)
+    gen_freq = recognisable * (1 - unrecognisable)  # shares of all samples
     calibrated = calibrated_frequencies(recognisable, ref.confusion)
-    head, tail = head_and_tail(ref.real.class_counts(), ev.tail_fraction)
+    head, tail = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
 
     eval_counts = np.bincount(eval_set.classes.numpy(), minlength=num)
     # The judge's verdict on each evaluation sample, with unrecognisable ones as class `num`.
-    lost_eval = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
-    verdict = torch.from_numpy(np.where(lost_eval, num, eval_set.judged.labels.numpy()))
+    rejected = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
+    verdict = torch.from_numpy(np.where(rejected, num, eval_set.judged.labels.numpy()))
     fids = per_class_fid(eval_set.features, eval_set.classes, ref.test_features, ref.test_labels, num)
     train_counts, sample_counts = train_set.class_counts(), stats.carried
     rows = []
@@ -107,41 +109,40 @@ def measure(
         real_c = ref.test_features[ref.test_labels == c]
         k_mean, k_std = kid(eval_set.features[mine], real_c, ev.kid_subset_size, ev.kid_subsets, rng)
         judged_c = verdict[mine]
+        conditional = eval_set.conditioning is not None and len(judged_c)
         rows.append({
             "generation": generation, "class_index": c, "class_name": names[c],
             "train_count": int(train_counts[c]), "sample_count": int(sample_counts[c]),
             "gen_freq": gen_freq[c], "gen_freq_recognisable": recognisable[c], "gen_freq_calibrated": calibrated[c],
             "eval_count": int(eval_counts[c]), "fid": fids[c],
-            "fid_floor": fid_floor(ref.real_by_class[c], int(eval_counts[c]), ev.floor_repeats, rng),
+            "fid_floor": fid_floor(ref.backbone_by_class[c], int(eval_counts[c]), ev.floor_repeats, rng),
             "kid": k_mean, "kid_std": k_std,
             **prdc(real_c, eval_set.features[mine], ev.prdc_k),
-            "label_fidelity": float((judged_c == c).double().mean()) if eval_set.conditioning is not None and len(judged_c) else float("nan"),
+            "label_fidelity": float((judged_c == c).double().mean()) if conditional else float("nan"),
             "to_head": float((judged_c == head).double().mean()) if len(judged_c) else float("nan"),
         })
     rows.append({**{k: float("nan") for k in rows[0]}, "generation": generation, "class_index": -1,
-                 "class_name": UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
-                 "gen_freq": lost_share})
+                 "class_name": rf.UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
+                 "gen_freq": unrecognisable})
 
-    dominant, tail_share = _shares(gen_freq, head, tail)
-    dominant_cal, tail_cal = _shares(calibrated, head, tail)
+    head_share, tail_share = fq.head_and_tail_shares(gen_freq, head, tail)
+    head_cal, tail_cal = fq.head_and_tail_shares(calibrated, head, tail)
     reference = calibrated if gen0_calibrated is None else gen0_calibrated
-    p, q = calibrated + FREQ_FLOOR, reference + FREQ_FLOOR
-    p, q = p / p.sum(), q / q.sum()
     subset = stats.feature_subset()
     k_mean, k_std = kid(subset, ref.test_features, ev.kid_subset_size, ev.kid_subsets, rng)
-    real_items = sum(i.startswith("real/") for i in train_set.ids)
+    real_items = sum(rf.is_real(i) for i in train_set.ids)
     summary = {
         "generation": generation,
         "fid": frechet_distance(*stats.moments(), *gaussian_stats(ref.test_features)) if stats.seen > 1 else float("nan"),
         "kid": k_mean, "kid_std": k_std,
         **prdc(ref.test_features, subset, ev.prdc_k),
-        "dominant_share": dominant, "tail_share": tail_share,
-        "dominant_share_calibrated": dominant_cal, "tail_share_calibrated": tail_cal,
-        "unrecognisable_share": lost_share,
-        "entropy": float(-(calibrated[calibrated > 0] * np.log(calibrated[calibrated > 0])).sum()),
-        "kl_to_gen0": float((p * np.log(p / q)).sum()),
-        "tv_to_gen0": float(0.5 * np.abs(calibrated - reference).sum()),
-        "extinct_classes": int((calibrated < 0.5 / stats.seen).sum()),
+        "head_share": head_share, "tail_share": tail_share,
+        "head_share_calibrated": head_cal, "tail_share_calibrated": tail_cal,
+        "unrecognisable_share": unrecognisable,
+        "entropy": fq.entropy(calibrated),
+        "kl_to_gen0": fq.kl_divergence(calibrated, reference),
+        "tv_to_gen0": fq.total_variation(calibrated, reference),
+        "extinct_classes": fq.count_extinct(calibrated, stats.seen),
         "train_size": len(train_set),
         "real_fraction": real_items / len(train_set),
     }
@@ -149,4 +150,4 @@ def measure(
     if eval_set.conditioning is not None:
         confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
         np.add.at(confusion, (eval_set.conditioning.numpy(), verdict.numpy()), 1)
-    return rows, summary, confusion
+    return GenerationResult(rows, summary, confusion)

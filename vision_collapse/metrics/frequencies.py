@@ -1,8 +1,13 @@
-"""Class frequencies and the head/tail shares that summarise a histogram."""
+"""Class-frequency metrics: one function each for shares, head and tail, entropy, divergences and extinction.
+
+These are the project's headline numbers; each takes a frequency vector (or counts) and returns one value.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+FREQ_FLOOR = 1e-6  # added before KL so a class absent from the reference does not make it infinite
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
@@ -17,3 +22,30 @@ def head_and_tail(real_counts: np.ndarray, tail_fraction: float) -> tuple[int, n
     n_tail = max(1, int(round(tail_fraction * len(real_counts))))
     return int(by_size[0]), np.sort(by_size[-n_tail:])
 
+
+def head_and_tail_shares(freq: np.ndarray, head: int, tail: np.ndarray) -> tuple[float, float]:
+    """(head share, tail share) of a frequency vector."""
+    return float(freq[head]), float(freq[tail].sum())
+
+
+def entropy(freq: np.ndarray) -> float:
+    """Shannon entropy in nats; absent classes contribute nothing."""
+    present = freq[freq > 0]
+    return float(-(present * np.log(present)).sum())
+
+
+def kl_divergence(freq: np.ndarray, reference: np.ndarray) -> float:
+    """KL(freq || reference) in nats, both floored by FREQ_FLOOR and renormalised."""
+    p, q = freq + FREQ_FLOOR, reference + FREQ_FLOOR
+    p, q = p / p.sum(), q / q.sum()
+    return float((p * np.log(p / q)).sum())
+
+
+def total_variation(freq: np.ndarray, reference: np.ndarray) -> float:
+    """Half the L1 distance between two frequency vectors."""
+    return float(0.5 * np.abs(freq - reference).sum())
+
+
+def count_extinct(freq: np.ndarray, n: int) -> int:
+    """Classes whose share is below half a sample out of `n`: none of them would be expected to appear."""
+    return int((freq < 0.5 / n).sum())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torchmetrics.image.kid import poly_mmd
 
 
 def kid(
@@ -15,6 +14,9 @@ def kid(
     generator: torch.Generator,
 ) -> tuple[float, float]:
     """(mean, standard deviation) of MMD^2 with kernel (x.y / d + 1)^3 over `subsets` random subset pairs."""
+    # Imported here: torchmetrics pulls in matplotlib, which the loop must not load just by being imported.
+    from torchmetrics.image.kid import poly_mmd
+
     m = min(subset_size, len(gen), len(real))
     if m < 2:
         return float("nan"), float("nan")

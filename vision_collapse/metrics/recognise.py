@@ -1,4 +1,4 @@
-"""The 'unrecognisable' bin: samples the judge would not accept as any class, thresholds set on real images."""
+"""The unrecognisable bin: samples the judge would not accept as any class, thresholds set on real images."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 
-def nearest_real_distance(features: torch.Tensor, judged: torch.Tensor, real_by_class: list[torch.Tensor]) -> np.ndarray:
+def nearest_real_distance(features: torch.Tensor, judged: torch.Tensor,
+                          train_features_by_class: list[torch.Tensor]) -> np.ndarray:
     """Distance from each feature vector to the nearest real training image of the class it was judged as."""
     out = np.full(len(features), np.inf)
-    for c, real in enumerate(real_by_class):
+    for c, real in enumerate(train_features_by_class):
         rows = judged == c
         if rows.any() and len(real):
             out[rows.numpy()] = torch.cdist(features[rows], real).min(1).values.numpy()
@@ -24,10 +25,10 @@ class Recogniser:
 
     min_confidence: float  # judge max-probability below this is unrecognisable
     max_distance: float  # feature distance to the nearest real image of the judged class above this is, too
-    real_by_class: list  # judge features of the real training images, per class
+    train_features_by_class: list  # judge features of the real training images, per class
 
     @classmethod
-    def fit(cls, probs: torch.Tensor, features: torch.Tensor, real_by_class: list[torch.Tensor],
+    def fit(cls, probs: torch.Tensor, features: torch.Tensor, train_features_by_class: list[torch.Tensor],
             quantile: float) -> "Recogniser":
         """Thresholds from the judge's view of held-out real images (never the training images themselves).
 
@@ -37,14 +38,14 @@ class Recogniser:
         confidence = probs.max(1).values.numpy()
         # Nearest-neighbour distance, not distance to a class mean: noise lands near the means of a
         # ReLU feature space, but far from every real image.
-        dist = nearest_real_distance(features, probs.argmax(1), real_by_class)
+        dist = nearest_real_distance(features, probs.argmax(1), train_features_by_class)
         for q in np.linspace(quantile, 1.0, 401):
-            rec = cls(float(np.quantile(confidence, 1 - q)), float(np.quantile(dist, q)), real_by_class)
+            rec = cls(float(np.quantile(confidence, 1 - q)), float(np.quantile(dist, q)), train_features_by_class)
             if rec.unrecognisable(probs, features).mean() <= 1 - quantile:
                 return rec
         return rec
 
     def unrecognisable(self, probs: torch.Tensor, features: torch.Tensor) -> np.ndarray:
         """Boolean mask: too unsure, or too far from every real image of the class it was judged as."""
-        dist = nearest_real_distance(features, probs.argmax(1), self.real_by_class)
+        dist = nearest_real_distance(features, probs.argmax(1), self.train_features_by_class)
         return (probs.max(1).values.numpy() < self.min_confidence) | (dist > self.max_distance)

@@ -1,16 +1,47 @@
-"""What the metrics need from a generation's samples, accumulated shard by shard in bounded memory."""
+"""A generation's samples shard by shard: the `Shard` that carries them, and the statistics the metrics need,
+accumulated in bounded memory."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from vision_collapse.metrics.judge import Prediction
+from vision_collapse.metrics.classifier import Prediction
 from vision_collapse.metrics.recognise import Recogniser
 
 
+@dataclass(frozen=True)
+class Shard:
+    """A batch of samples with everything the loop and the metrics need to know about them."""
+
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    conditioning: torch.Tensor | None  # the labels they were drawn for; None when unconditional
+    carried: torch.Tensor  # the labels they carry into the next generation (loop.label_source)
+    judged: Prediction  # the judge's view
+    features: torch.Tensor  # backbone features (the judge's own when eval.backbone=judge)
+    score: np.ndarray | None = None  # curation score; None when not curating
+
+    def select(self, keep: np.ndarray) -> "Shard":
+        """The samples where `keep` (a boolean mask) is true."""
+        pick = torch.from_numpy(keep)
+        return replace(self, images=self.images[pick], carried=self.carried[pick], features=self.features[pick],
+                       conditioning=None if self.conditioning is None else self.conditioning[pick],
+                       judged=Prediction(*(t[pick] for t in self.judged)),
+                       score=None if self.score is None else self.score[keep])
+
+    @classmethod
+    def from_arrays(cls, z: dict[str, np.ndarray]) -> "Shard":
+        """Rebuild a shard from the arrays the run folder stored for curation candidates."""
+        t = {k: torch.from_numpy(v) for k, v in z.items()}
+        conditioning = None if (z["conditioning"] < 0).all() else t["conditioning"]
+        return cls(t["images"], conditioning, t["labels"], Prediction(t["judged"], t["judged_features"], t["probs"]),
+                   t["features"], z["score"])
+
+
 class SampleStats:
-    """Running counts, feature moments, a fixed random subset of features, and the first images of each class."""
+    """Running counts, feature moments, and a fixed random subset of features (and evaluation samples)."""
 
     def __init__(
         self,
@@ -18,32 +49,31 @@ class SampleStats:
         num_classes: int,
         recogniser: Recogniser,
         max_features: int,  # size of the feature subset KID and PRDC use
-        grid_per_class: int,  # first images kept per carried label, for the grid
         eval_per_class: int,  # first samples kept per judged class as the evaluation set; 0: none
         generator: torch.Generator,  # picks the feature subset
     ):
         self.n, self.num_classes, self.recogniser = n, num_classes, recogniser
-        self.grid_per_class, self.eval_per_class = grid_per_class, eval_per_class
+        self.eval_per_class = eval_per_class
         self.in_subset = torch.zeros(n, dtype=torch.bool)
         self.in_subset[torch.randperm(n, generator=generator)[:max_features]] = True
         self.seen = 0
-        self.lost = 0  # unrecognisable samples
+        self.unrecognised = 0  # samples the recogniser rejects
         self.recognised = np.zeros(num_classes, dtype=np.int64)  # judged class counts of recognisable samples
         self.carried = np.zeros(num_classes, dtype=np.int64)  # counts of the labels carried on
         self.shift: torch.Tensor | None = None  # first shard's mean: sums around it keep float64 accurate
         self.sum: torch.Tensor | None = None
         self.outer: torch.Tensor | None = None
         self.subset: list[torch.Tensor] = []
-        self.firsts: list[list[torch.Tensor]] = [[] for _ in range(num_classes)]
         self.eval: list[list[tuple]] = [[] for _ in range(num_classes)]  # (judge labels, features, probs, backbone)
 
-    def update(self, images: torch.Tensor, carried: torch.Tensor, judged: Prediction, features: torch.Tensor) -> None:
-        """Add the next shard: its images, carried-on labels, the judge's view and backbone features."""
-        lost = self.recogniser.unrecognisable(judged.probs, judged.features)
-        self.lost += int(lost.sum())
-        self.recognised += np.bincount(judged.labels.numpy()[~lost], minlength=self.num_classes)
-        self.carried += np.bincount(carried.numpy(), minlength=self.num_classes)
-        x = features.double()
+    def update(self, shard: Shard) -> None:
+        """Add the next shard: its carried-on labels, the judge's view and backbone features."""
+        judged = shard.judged
+        rejected = self.recogniser.unrecognisable(judged.probs, judged.features)
+        self.unrecognised += int(rejected.sum())
+        self.recognised += np.bincount(judged.labels.numpy()[~rejected], minlength=self.num_classes)
+        self.carried += np.bincount(shard.carried.numpy(), minlength=self.num_classes)
+        x = shard.features.double()
         if self.shift is None:
             self.shift = x.mean(0)
             self.sum = torch.zeros_like(self.shift)
@@ -53,9 +83,6 @@ class SampleStats:
         self.outer += centred.T @ centred
         self.subset.append(x[self.in_subset[self.seen : self.seen + len(x)]])
         for c in range(self.num_classes):
-            room = self.grid_per_class - len(self.firsts[c])
-            if room > 0:
-                self.firsts[c] += list(images[carried == c][:room])
             room = self.eval_per_class - sum(len(e[0]) for e in self.eval[c])
             mine = (judged.labels == c).nonzero().squeeze(1)[:max(room, 0)]
             if len(mine):
@@ -65,7 +92,7 @@ class SampleStats:
     @property
     def unrecognisable_share(self) -> float:
         """Share of all samples the recogniser rejects."""
-        return self.lost / max(self.seen, 1)
+        return self.unrecognised / max(self.seen, 1)
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and unbiased covariance of every sample's features, in float64."""

@@ -1,26 +1,52 @@
-"""Generative models behind one small interface: fit, sample, save, load; chosen by model.kind."""
+"""Generative models behind one small interface (`GenerativeModel`): fit, sample, save, load; chosen by model.kind."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
-from vision_collapse.config import ModelConfig
+import torch
+
+from vision_collapse.config import ExperimentConfig, ModelConfig, TrainConfig
+from vision_collapse.data.images import LabelledImages
 from vision_collapse.models.diffusion import DiffusionModel
 from vision_collapse.models.gmm import GMMModel
-from vision_collapse.models.training import TrainingDiverged
+from vision_collapse.models.training import TrainingDiverged, uses_bf16
 from vision_collapse.models.vae import VAEModel
 
-MODELS = {"diffusion": DiffusionModel, "vae": VAEModel, "gmm": GMMModel}
+
+class GenerativeModel(Protocol):
+    """What the loop needs of a generation's model. Sampling precision is fixed when it is built or loaded,
+    so a reloaded model samples exactly like the one the loop used."""
+
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
+            checkpoint: Path | None = None) -> list[float]:
+        """Learn `data` (resuming `checkpoint` if one exists); the loss of every optimiser step."""
+
+    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """n uint8 images (N, C, H, W), one per label when conditional."""
+
+    def save(self, directory: Path) -> None:
+        """Write the model into a new folder."""
+
+    @classmethod
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool,
+             bf16: bool = False) -> "GenerativeModel":
+        """Read a folder that `save` wrote."""
 
 
-def build_model(cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
-    """A fresh, untrained model of kind cfg.kind."""
-    return MODELS[cfg.kind](cfg, resolution, channels, num_classes, conditional)
+MODELS: dict[str, type[GenerativeModel]] = {"diffusion": DiffusionModel, "vae": VAEModel, "gmm": GMMModel}
 
 
-def load_model(directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool):
-    """A model of kind cfg.kind read back from the folder its `save` wrote."""
-    return MODELS[cfg.kind].load(directory, cfg, num_classes, conditional)
+def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_classes: int) -> GenerativeModel:
+    """A fresh, untrained model of kind model.kind, sampling in the precision train.precision resolves to."""
+    return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
-__all__ = ["MODELS", "DiffusionModel", "GMMModel", "TrainingDiverged", "VAEModel", "build_model", "load_model"]
+def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int) -> GenerativeModel:
+    """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop."""
+    return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
+
+
+__all__ = ["MODELS", "DiffusionModel", "GMMModel", "GenerativeModel", "TrainingDiverged", "VAEModel", "build_model",
+           "load_model"]

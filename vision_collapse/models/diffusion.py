@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages, to_model_range, to_uint8
+from vision_collapse.models.training import Checkpoint, my_share, optimise, resident
 from vision_collapse.runtime import compute_device, runtime
-from vision_collapse.models.training import Checkpoint, my_share, optimise, resident, uses_bf16
 
 
 def build_unet(cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool) -> UNet2DModel:
@@ -58,23 +58,23 @@ def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler):
 class DiffusionModel:
     """One generation's generative model: fit on labelled images, then sample."""
 
-    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
-        self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
+    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool,
+                 bf16: bool = False):  # bf16: sample under bf16 autocast, as training does on a GPU
+        self.cfg, self.num_classes, self.conditional, self.bf16 = cfg, num_classes, conditional, bf16
         self.unet = build_unet(cfg, resolution, channels, num_classes, conditional)
         self.scheduler = noise_scheduler(cfg)
-        self.bf16 = False  # sampling autocast; set by fit from train.precision
 
     def _to_device(self) -> None:
         """Move the UNet to the compute device, channels-last on a GPU (faster convolutions under bf16)."""
         device = compute_device()
         self.unet.to(device, memory_format=torch.channels_last if device.type == "cuda" else torch.preserve_format)
 
-    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
-            checkpoint: Path | None = None) -> None:
-        """Train from the current weights for `train.steps` steps (resuming a checkpoint), then keep the EMA weights."""
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
+            checkpoint: Path | None = None) -> list[float]:
+        """Train from the current weights for `train.steps` steps (resuming a checkpoint), then keep the EMA
+        weights; returns the loss of every step."""
         unet, sched = self.unet, self.scheduler
         self._to_device()
-        self.bf16 = uses_bf16(train)
         unet.train()
         device = compute_device()
         images, y_all = resident(data.images), data.labels.to(device)
@@ -101,10 +101,11 @@ class DiffusionModel:
             noisy = sched.add_noise(x0, noise, t).contiguous(memory_format=channels_last)
             return F.mse_loss(model(noisy, t, class_labels=labels).sample.float(), noise)
 
-        optimise(unet, loss_at_step, train, desc, after_step=lambda: ema.step(unet.parameters()),
-                 checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"unet": unet, "ema": ema}))
+        losses = optimise(unet, loss_at_step, train, after_step=lambda: ema.step(unet.parameters()),
+                          checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"unet": unet, "ema": ema}))
         ema.copy_to(unet.parameters())
         unet.eval()
+        return losses
 
     @torch.no_grad()
     def sample(
@@ -112,7 +113,6 @@ class DiffusionModel:
         n: int,
         labels: torch.Tensor | None,  # class per sample for a conditional model, else None
         generator: torch.Generator,  # CPU generator: the same draws on every device
-        desc: str = "sample",
     ) -> torch.Tensor:
         """Draw `n` uint8 images in one batch with model.sampler, using classifier-free guidance when conditional."""
         cfg, unet = self.cfg, self.unet
@@ -127,7 +127,7 @@ class DiffusionModel:
         if guided:  # one doubled batch [y, null] per step, as in DiT
             y = torch.cat([y, torch.full_like(y, self.num_classes)])
         context = torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
-        for t in tqdm(sched.timesteps, desc=desc, leave=False, disable=None if runtime().is_main else True):
+        for t in tqdm(sched.timesteps, desc="sample", leave=False, disable=None if runtime().is_main else True):
             with context:
                 if guided:
                     eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=y).sample.float().chunk(2)
@@ -142,11 +142,11 @@ class DiffusionModel:
         DDPMPipeline(unet=self.unet, scheduler=self.scheduler).save_pretrained(directory)
 
     @classmethod
-    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool) -> "DiffusionModel":
-        """Read a folder written by `save`."""
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool,
+             bf16: bool = False) -> "DiffusionModel":
+        """Read a folder written by `save`; it samples like the model that wrote it when given the same bf16."""
         model = cls.__new__(cls)
-        model.cfg, model.num_classes, model.conditional = cfg, num_classes, conditional
+        model.cfg, model.num_classes, model.conditional, model.bf16 = cfg, num_classes, conditional, bf16
         model.unet = UNet2DModel.from_pretrained(Path(directory) / "unet").eval()
         model.scheduler = DDPMScheduler.from_pretrained(Path(directory) / "scheduler")
-        model.bf16 = False
         return model

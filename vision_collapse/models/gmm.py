@@ -19,14 +19,15 @@ REG_COVAR = 1e-3  # added to every covariance diagonal, so a class of 1-2 images
 class GMMModel:
     """PCA to model.pca_dim dimensions, then a Gaussian mixture per class (or one for all images)."""
 
-    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
+    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool,
+                 bf16: bool = False):  # bf16: unused; mixtures are sampled in float64
         self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
         self.shape = (channels, resolution, resolution)
         self.params: dict[str, np.ndarray] = {}
 
-    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
-            checkpoint: Path | None = None) -> None:
-        """Fit the PCA and the mixtures by EM in seconds (train.* and checkpoints do not apply)."""
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
+            checkpoint: Path | None = None) -> list[float]:
+        """Fit the PCA and the mixtures by EM in seconds (train.* and checkpoints do not apply); no loss curve."""
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
         x = to_model_range(data.images).flatten(1).double().numpy()
         pca = PCA(n_components=min(self.cfg.pca_dim, *x.shape), random_state=seed).fit(x)
@@ -37,11 +38,13 @@ class GMMModel:
         k = max(len(w) for w, _, _ in mixtures)
         d = z.shape[1]
         # Padded to k components per group; padded components get weight 0 and are never drawn.
-        weights, means, covs = np.zeros((len(mixtures), k)), np.zeros((len(mixtures), k, d)), np.tile(np.eye(d), (len(mixtures), k, 1, 1))
+        groups = len(mixtures)
+        weights, means, covs = np.zeros((groups, k)), np.zeros((groups, k, d)), np.tile(np.eye(d), (groups, k, 1, 1))
         for g, (w, m, c) in enumerate(mixtures):
             weights[g, : len(w)], means[g, : len(w)], covs[g, : len(w)] = w, m, c
         self.params = {"pca_mean": pca.mean_, "pca_components": pca.components_, "weights": weights, "means": means,
                        "covariances": covs}
+        return []
 
     def _mixture(self, z: np.ndarray, seed: int, fallback=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights, means, covariances) of a mixture fitted to the rows of z."""
@@ -53,7 +56,7 @@ class GMMModel:
                              random_state=seed).fit(z)
         return gm.weights_, gm.means_, gm.covariances_
 
-    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator, desc: str = "sample") -> torch.Tensor:
+    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Draw n images: a component by weight, then a Gaussian draw with covariance scaled by temperature."""
         p = self.params
         rng = np.random.default_rng(int(torch.randint(2**63 - 1, (1,), generator=generator)))
@@ -74,11 +77,13 @@ class GMMModel:
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(directory / "gmm.npz", **self.params)
         info = {"shape": list(self.shape), "conditional": self.conditional, "num_classes": self.num_classes,
-                "layout": "image = z @ pca_components + pca_mean, in [-1, 1]; z ~ sum_k weights[g,k] N(means[g,k], covariances[g,k])"}
+                "layout": "image = z @ pca_components + pca_mean, in [-1, 1]; "
+                          "z ~ sum_k weights[g,k] N(means[g,k], covariances[g,k])"}
         (directory / "gmm.json").write_text(json.dumps(info, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool) -> "GMMModel":
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool,
+             bf16: bool = False) -> "GMMModel":
         """Read a folder written by `save`."""
         info = json.loads((Path(directory) / "gmm.json").read_text())
         channels, resolution, _ = info["shape"]

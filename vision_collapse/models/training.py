@@ -74,12 +74,12 @@ def my_share(batch: torch.Tensor) -> torch.Tensor:
     return batch if rt.world == 1 else batch.tensor_split(rt.world)[rt.rank]
 
 
-def _save(ckpt: Checkpoint, step: int, opt, lr_sched, modules: dict) -> None:
+def _save(ckpt: Checkpoint, step: int, opt, lr_sched, modules: dict, losses: list[float]) -> None:
     """Write the checkpoint atomically (main process only)."""
     if not runtime().is_main:
         return
     state = {"step": step, "generator": ckpt.generator.get_state(), "opt": opt.state_dict(),
-             "sched": lr_sched.state_dict(), **{k: m.state_dict() for k, m in modules.items()}}
+             "sched": lr_sched.state_dict(), "losses": losses, **{k: m.state_dict() for k, m in modules.items()}}
     atomic_torch_save(state, ckpt.path)
 
 
@@ -98,11 +98,11 @@ def optimise(
     module: torch.nn.Module,
     loss_at_step: Callable[[torch.nn.Module], torch.Tensor],  # draws this process's batch, returns its mean loss
     train: TrainConfig,
-    desc: str = "train",
     after_step: Callable[[], None] | None = None,  # e.g. an EMA update
     checkpoint: Checkpoint | None = None,
-) -> None:
-    """Run train.steps AdamW steps on `loss_at_step(model)`, stopping with TrainingDiverged on a non-finite loss.
+) -> list[float]:
+    """Run train.steps AdamW steps on `loss_at_step(model)` and return the loss of every step; stop with
+    TrainingDiverged on a non-finite loss.
 
     `model` is `module` on the compute device, wrapped in DDP under several processes and compiled when
     train.compile is set; `module` itself keeps the plain parameters (for EMA and saving).
@@ -120,17 +120,17 @@ def optimise(
     lr_sched = get_scheduler("cosine", opt, num_warmup_steps=min(train.warmup_steps, steps // 2),
                              num_training_steps=steps)
     modules = checkpoint.stateful if checkpoint else {}
-    start = 0
+    start, losses = 0, []
     if checkpoint is not None and checkpoint.enabled and checkpoint.path.is_file():
-        state = torch.load(checkpoint.path, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint.path, map_location="cpu", weights_only=True)
         opt.load_state_dict(state["opt"])
         lr_sched.load_state_dict(state["sched"])
         checkpoint.generator.set_state(state["generator"])
         for name, m in modules.items():
             m.load_state_dict(state[name])
-        start = state["step"]
+        start, losses = state["step"], list(state["losses"])
     window, window_start = [], start
-    bar = tqdm(range(start, steps), desc=desc, leave=False, disable=None if rt.is_main else True, initial=start,
+    bar = tqdm(range(start, steps), desc="train", leave=False, disable=None if rt.is_main else True, initial=start,
                total=steps)
     for step in bar:
         with autocast(train):
@@ -149,6 +149,8 @@ def optimise(
             bad = _first_bad(window, window_start)
             if bad is not None:  # checked before any checkpoint, so none ever holds diverged weights
                 raise TrainingDiverged(f"loss became {window[bad - window_start].item()} at step {bad}")
+            losses += torch.stack(window).float().cpu().tolist()  # the same host sync as the check above
             window, window_start = [], step + 1
         if saving:
-            _save(checkpoint, step + 1, opt, lr_sched, modules)
+            _save(checkpoint, step + 1, opt, lr_sched, modules, losses)
+    return losses

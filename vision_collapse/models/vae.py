@@ -13,8 +13,8 @@ from safetensors.torch import load_file, save_file
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.runtime import compute_device
 from vision_collapse.models.training import Checkpoint, my_share, optimise, resident
+from vision_collapse.runtime import compute_device
 
 
 class ConvVAE(nn.Module):
@@ -63,14 +63,16 @@ class ConvVAE(nn.Module):
 class VAEModel:
     """One generation's VAE: fit on labelled images, then sample by decoding prior draws."""
 
-    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool):
+    def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool,
+                 bf16: bool = False):  # bf16: unused; the decoder samples in fp32, a single cheap pass
         self.cfg, self.num_classes, self.conditional = cfg, num_classes, conditional
         self.shape = (channels, resolution)
         self.net = ConvVAE(resolution, channels, cfg.channels, cfg.latent_dim, num_classes if conditional else 0)
 
-    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator, desc: str = "train",
-            checkpoint: Path | None = None) -> None:
-        """Maximise the ELBO (Bernoulli likelihood on [0, 1] pixels) for `train.steps` steps (resuming a checkpoint)."""
+    def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
+            checkpoint: Path | None = None) -> list[float]:
+        """Maximise the ELBO (Bernoulli likelihood on [0, 1] pixels) for `train.steps` steps (resuming a
+        checkpoint); returns the loss of every step."""
         device = compute_device()
         net = self.net.to(device).train()
         images, y_all = resident(data.images), data.labels.to(device)
@@ -86,12 +88,13 @@ class VAEModel:
             kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
             return (recon + kl) / len(x)
 
-        optimise(net, loss_at_step, train, desc,
-                 checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"vae": net}))
+        losses = optimise(net, loss_at_step, train,
+                          checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"vae": net}))
         net.eval()
+        return losses
 
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator, desc: str = "sample") -> torch.Tensor:
+    def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Decode n latents drawn from N(0, temperature^2 I) to uint8 images (the decoder's pixel means)."""
         device = compute_device()
         z = (torch.randn(n, self.cfg.latent_dim, generator=generator) * self.cfg.temperature).to(device)
@@ -109,7 +112,8 @@ class VAEModel:
         (directory / "vae.json").write_text(json.dumps(info, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool) -> "VAEModel":
+    def load(cls, directory: Path, cfg: ModelConfig, num_classes: int, conditional: bool,
+             bf16: bool = False) -> "VAEModel":
         """Read a folder written by `save`."""
         info = json.loads((Path(directory) / "vae.json").read_text())
         model = cls(cfg, info["resolution"], info["channels"], num_classes, conditional)

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vision_collapse.config import config_from_yaml_text, config_to_dict, flatten
+from vision_collapse import run_folder as rf
+from vision_collapse.config import config_to_dict, flatten
 from vision_collapse.errors import UserError
-from vision_collapse.loop import run_dir as rd
-
-
-def run_config(run: Path):
-    """The config of a run folder (a multi-seed folder: its first seed's, with the seed left out of diffs)."""
-    single = rd.seed_dirs(run)[0] if rd.is_multiseed(run) else run
-    return config_from_yaml_text((single / rd.CONFIG).read_text())
 
 
 def differing_keys(configs: list) -> list[str]:
@@ -25,10 +19,10 @@ def differing_keys(configs: list) -> list[str]:
 
 def metric_series(run: Path, metric: str) -> np.ndarray:
     """Rows (generation, mean, ci_low, ci_high) of a summary metric; the interval is the mean for one seed."""
-    if rd.is_multiseed(run):
-        rows = [r for r in rd.read_csv(run / rd.AGGREGATE) if r["class_name"] == "all" and r["metric"] == metric]
+    if rf.is_multiseed(run):
+        rows = [r for r in rf.read_table(run / rf.AGGREGATE) if r["class_name"] == rf.ALL and r["metric"] == metric]
         return np.array([[float(r[k]) for k in ("generation", "mean", "ci_low", "ci_high")] for r in rows])
-    rows = rd.read_csv(run / rd.SUMMARY) if (run / rd.SUMMARY).is_file() else []
+    rows = rf.read_table(run / rf.SUMMARY)
     if rows and metric not in rows[0]:
         raise UserError(f"--metric {metric!r} is not a summary.csv column; choose one of {', '.join(rows[0])}")
     return np.array([[float(r["generation"])] + [float(r[metric])] * 3 for r in rows])
@@ -38,8 +32,8 @@ def compare_runs(runs: list[Path], metric: str, out: Path) -> list[Path]:
     """Write OUT/compare.png and OUT/compare.csv for `metric` across `runs`; returns the two paths."""
     from vision_collapse.viz.plots import class_colours, plt, save_figure
 
-    configs = [run_config(r) for r in runs]
-    keys = [k for k in differing_keys(configs) if not (k == "seed" and any(rd.is_multiseed(r) for r in runs))]
+    configs = [rf.read_config(r) for r in runs]  # a multi-seed folder's: its first seed's, seed left out of diffs
+    keys = [k for k in differing_keys(configs) if not (k == "seed" and any(rf.is_multiseed(r) for r in runs))]
     labels = []
     for run, cfg in zip(runs, configs):
         flat = flatten(config_to_dict(cfg))
@@ -57,5 +51,5 @@ def compare_runs(runs: list[Path], metric: str, out: Path) -> list[Path]:
     save_figure(fig, paths[0])
     rows = [{"run": str(run), "label": label, "generation": int(g), metric: m, "ci_low": lo, "ci_high": hi}
             for run, label, s in zip(runs, labels, series) for g, m, lo, hi in s]
-    rd.write_csv(paths[1], rows)
+    rf.write_csv(paths[1], rows)
     return paths

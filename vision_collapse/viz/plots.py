@@ -12,9 +12,7 @@ import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vision_collapse.loop import run_dir as rd  # noqa: E402
-
-PLOTS = "plots"
+from vision_collapse import run_folder as rf  # noqa: E402
 
 
 def metric_table(rows: list[dict], column: str) -> tuple[list[int], list[str], np.ndarray]:
@@ -43,9 +41,9 @@ def plot_class_frequency(rows: list[dict], path: Path) -> None:
     colours = class_colours(len(names))
     xs = np.array(gens, dtype=float)
     layers, labels, layer_colours = list(np.nan_to_num(freq).T), list(names), list(colours)
-    lost = [float(r["gen_freq"]) for r in rows if r["class_name"] == "unrecognisable"]
+    lost = [float(r["gen_freq"]) for r in rows if r["class_name"] == rf.UNRECOGNISABLE]
     if len(lost) == len(gens):  # the samples the judge recognises as no class, stacked on top in grey
-        layers, labels, layer_colours = layers + [np.array(lost)], labels + ["unrecognisable"], layer_colours + ["0.8"]
+        layers, labels, layer_colours = layers + [np.array(lost)], labels + [rf.UNRECOGNISABLE], layer_colours + ["0.8"]
     ax.stackplot(xs, layers, labels=labels, colors=layer_colours, alpha=0.9)
     ax.bar([xs[0] - 0.75] * len(names), real, width=0.35, bottom=np.r_[0, np.cumsum(real)[:-1]], color=colours)
     ax.text(xs[0] - 0.75, 1.01, "real", ha="center", va="bottom", fontsize=8)
@@ -84,7 +82,7 @@ def save_figure(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix[1:], dpi=120, bbox_inches="tight")
     plt.close(fig)
-    rd.atomic_write_bytes(path, buf.getvalue())
+    rf.atomic_write_bytes(path, buf.getvalue())
 
 
 def aggregate_series(rows: list[dict], metric: str, class_name: str | None = None) -> dict[str, np.ndarray]:
@@ -118,12 +116,10 @@ def run_series(run: Path, metric: str, per_class: bool) -> dict[str, np.ndarray]
     A single run's interval is its value; a multi-seed run's comes from aggregate.csv.
     """
     run = Path(run)
-    if rd.is_multiseed(run):
-        rows = rd.read_csv(run / rd.AGGREGATE) if (run / rd.AGGREGATE).is_file() else []
-        series = aggregate_series(rows, metric)
-        return {k: v for k, v in series.items() if (k not in ("all", "unrecognisable")) == per_class}
-    table = run / (rd.METRICS if per_class else rd.SUMMARY)
-    rows = rd.read_csv(table) if table.is_file() else []
+    if rf.is_multiseed(run):
+        series = aggregate_series(rf.read_table(run / rf.AGGREGATE), metric)
+        return {k: v for k, v in series.items() if (k not in (rf.ALL, rf.UNRECOGNISABLE)) == per_class}
+    rows = rf.read_table(run / (rf.METRICS if per_class else rf.SUMMARY))
     if not rows or metric not in rows[0]:
         return {}
     if not per_class:
@@ -159,10 +155,10 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
     per_class_fid (with the noise floor), heatmap_fid, heatmap_kid, shares and precision_recall.
     """
     run = Path(run)
-    multi = rd.is_multiseed(run)
+    multi = rf.is_multiseed(run)
     if not run_series(run, "gen_freq", per_class=True):
         return []
-    out, paths = run / PLOTS, []
+    out, paths = run / rf.PLOTS, []
     suffixes = [".png", ".svg"] if svg else [".png"]
     seeds = "mean of seeds, 95% interval" if multi else "one seed"
 
@@ -178,7 +174,7 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
         emit("per_class_fid", lambda p: plot_bands(run_series(run, "fid", True), p, "per-class FID",
                                                    f"Per-class FID ({seeds})", log=True))
     else:
-        rows = rd.read_csv(run / rd.METRICS)
+        rows = rf.read_table(run / rf.METRICS)
         emit("class_frequency", lambda p: plot_class_frequency(rows, p))
         emit("per_class_fid", lambda p: plot_per_class_fid(rows, p))
     calibrated = run_series(run, "gen_freq_calibrated", True)
@@ -188,11 +184,12 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
     for metric in ("fid", "kid"):
         if run_series(run, metric, True):
             emit(f"heatmap_{metric}", lambda p, m=metric: plot_heatmap(run_series(run, m, True), p, m))
-    shares = {m: v for m in ("dominant_share", "tail_share", "dominant_share_calibrated", "tail_share_calibrated",
+    shares = {m: v for m in ("head_share", "tail_share", "head_share_calibrated", "tail_share_calibrated",
                              "unrecognisable_share") for v in run_series(run, m, False).values()}
     if shares:
         emit("shares", lambda p: plot_bands(shares, p, "share of samples", f"Head and tail share ({seeds})"))
     quality = {m: v for m in ("precision", "recall", "density", "coverage") for v in run_series(run, m, False).values()}
     if quality:
-        emit("precision_recall", lambda p: plot_bands(quality, p, "value", f"Precision, recall, density, coverage ({seeds})"))
+        emit("precision_recall",
+             lambda p: plot_bands(quality, p, "value", f"Precision, recall, density, coverage ({seeds})"))
     return paths

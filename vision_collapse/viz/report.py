@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 
-from vision_collapse.loop import run_dir as rd
-from vision_collapse.metrics.judge import RELIABLE_RECALL
+from vision_collapse import run_folder as rf
+from vision_collapse.metrics.classifier import RELIABLE_RECALL
 
-REPORT = "report.html"
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:4px 0}pre{background:#f7f7f7;padding:8px}
@@ -30,7 +28,8 @@ def _img(path: Path, alt: str) -> str:
     """An <img> with the file embedded."""
     mime = {"png": "image/png", "gif": "image/gif", "svg": "image/svg+xml"}[path.suffix[1:]]
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    caption = html.escape(alt)
+    return f'<figure><img alt="{caption}" src="data:{mime};base64,{data}"><figcaption>{caption}</figcaption></figure>'
 
 
 def _table(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -53,16 +52,15 @@ def _table(rows: list[dict], columns: list[str] | None = None) -> str:
 def warnings(run: Path) -> list[str]:
     """What a reader should distrust: unreliable judge classes, FIDs at their noise floor, unrecognisable samples."""
     out = []
-    judge = json.loads((run / rd.JUDGE).read_text()) if (run / rd.JUDGE).is_file() else {}
+    judge = rf.read_json(run / rf.JUDGE)
     for name in judge.get("unreliable_classes", []):
         out.append(f"The judge recalls only {judge['per_class_recall'][name]:.2f} of held-out class {name!r} "
                    f"(below {RELIABLE_RECALL}): its frequencies and label fidelity are unreliable.")
-    rows = rd.read_csv(run / rd.METRICS) if (run / rd.METRICS).is_file() else []
-    for r in rows:
+    for r in rf.read_table(run / rf.METRICS):
         if "fid_floor" in r and np.isfinite(float(r["fid"])) and float(r["fid"]) <= float(r["fid_floor"]):
             out.append(f"Generation {r['generation']}, class {r['class_name']!r}: FID {float(r['fid']):.1f} is "
                        f"at or below its noise floor {float(r['fid_floor']):.1f}; it cannot be told from real data.")
-    for r in rd.read_csv(run / rd.SUMMARY) if (run / rd.SUMMARY).is_file() else []:
+    for r in rf.read_table(run / rf.SUMMARY):
         if float(r.get("unrecognisable_share", 0)) > 0.5:
             out.append(f"Generation {r['generation']}: {float(r['unrecognisable_share']):.0%} of samples are "
                        "unrecognisable; class frequencies rest on the rest.")
@@ -72,7 +70,7 @@ def warnings(run: Path) -> list[str]:
 def _single_run_sections(run: Path) -> list[str]:
     """Judge quality, summary table, warnings, plots and grids of one run."""
     parts = []
-    judge = json.loads((run / rd.JUDGE).read_text()) if (run / rd.JUDGE).is_file() else None
+    judge = rf.read_json(run / rf.JUDGE)
     if judge:
         recall = [{"class": k, "recall": str(v)} for k, v in judge["per_class_recall"].items()]
         parts.append(f"<h2>Judge</h2><p>held-out accuracy {judge['heldout_accuracy']:.3f}; "
@@ -80,10 +78,9 @@ def _single_run_sections(run: Path) -> list[str]:
     found = warnings(run)
     parts.append("<h2>Warnings</h2>" + ("".join(f'<p class="warn">{html.escape(w)}</p>' for w in found)
                                          or "<p>none</p>"))
-    summary = rd.read_csv(run / rd.SUMMARY) if (run / rd.SUMMARY).is_file() else []
-    parts.append("<h2>Summary</h2>" + _table(summary))
-    parts.append("<h2>Plots</h2>" + "".join(_img(p, p.stem) for p in sorted((run / "plots").glob("*.png"))))
-    grids = [run / "grids" / "mosaic.png"] + [rd.generation_dir(run, g) / rd.GRID for g in rd.finished_generations(run)]
+    parts.append("<h2>Summary</h2>" + _table(rf.read_table(run / rf.SUMMARY)))
+    parts.append("<h2>Plots</h2>" + "".join(_img(p, p.stem) for p in sorted((run / rf.PLOTS).glob("*.png"))))
+    grids = [run / rf.GRIDS / rf.MOSAIC] + [rf.generation_dir(run, g) / rf.GRID for g in rf.finished_generations(run)]
     parts.append("<h2>Grids</h2>" + "".join(_img(p, f"{p.parent.name}/{p.name}") for p in grids if p.is_file()))
     return parts
 
@@ -94,20 +91,21 @@ def write_report(run: Path) -> Path:
     from vision_collapse.viz.run_grids import draw_grids
 
     run = Path(run)
-    singles = rd.seed_dirs(run) if rd.is_multiseed(run) else [run]
+    singles = rf.single_runs(run)
     for single in singles:
         draw_plots(single)
-        if rd.has_samples(rd.generation_dir(single, 0)):
+        if rf.has_samples(rf.generation_dir(single, 0)):
             draw_grids(single)
     parts = [f"<h1>vision_collapse run: {html.escape(run.name)}</h1>"]
-    config = (singles[0] / rd.CONFIG).read_text()
+    config = (singles[0] / rf.CONFIG).read_text()
     parts.append(f"<h2>Config</h2><pre>{html.escape(config)}</pre>")
-    if rd.is_multiseed(run):
+    if rf.is_multiseed(run):
         draw_plots(run)
-        rows = [r for r in rd.read_csv(run / rd.AGGREGATE) if r["class_name"] == "all"]
+        rows = [r for r in rf.read_table(run / rf.AGGREGATE) if r["class_name"] == rf.ALL]
         parts.append(f"<h2>Across {len(singles)} seeds (mean and 95% interval)</h2>"
                      + _table(rows, ["generation", "metric", "seeds", "mean", "ci_low", "ci_high"]))
-        parts.append("<h2>Plots across seeds</h2>" + "".join(_img(p, p.stem) for p in sorted((run / "plots").glob("*.png"))))
+        plots = sorted((run / rf.PLOTS).glob("*.png"))
+        parts.append("<h2>Plots across seeds</h2>" + "".join(_img(p, p.stem) for p in plots))
         for single in singles:
             parts.append(f"<h1>{html.escape(single.name)}</h1>")
             parts += _single_run_sections(single)
@@ -115,5 +113,5 @@ def write_report(run: Path) -> Path:
         parts += _single_run_sections(run)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(run.name)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}{CHECK}</body></html>")
-    rd.atomic_write_text(run / REPORT, page)
-    return run / REPORT
+    rf.atomic_write_text(run / rf.REPORT, page)
+    return run / rf.REPORT

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vision_collapse.config import config_from_yaml_text
+from vision_collapse import run_folder as rf
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.data.imbalance import unknown_class_message
 from vision_collapse.errors import UserError
-from vision_collapse.loop import run_dir as rd
 from vision_collapse.viz.grid import class_grid, filmstrip, gif_bytes, mosaic
-
-GRIDS = "grids"
+from vision_collapse.viz.render import draw_generation_grid
 
 
 def generation_samples(run: Path) -> list[LabelledImages]:
     """Samples of generations 0, 1, ... as far as they have been written (a partial run included)."""
     out = []
-    while rd.has_samples(rd.generation_dir(run, len(out))):
-        out.append(rd.load_samples(rd.generation_dir(run, len(out)))[0])
+    while rf.has_samples(rf.generation_dir(run, len(out))):
+        out.append(rf.load_samples(rf.generation_dir(run, len(out)))[0])
     return out
 
 
@@ -31,7 +29,7 @@ def draw_grids(
 ) -> list[Path]:
     """Redraw each generation's grid.png and write the requested pictures; returns the pictures' paths."""
     run = Path(run)
-    cfg = config_from_yaml_text((run / rd.CONFIG).read_text())
+    cfg = rf.read_config(run)
     n = per_class or cfg.eval.grid_per_class
     gens = generation_samples(run)
     if not gens:
@@ -41,20 +39,20 @@ def draw_grids(
         from vision_collapse.data import load_real_data
 
         reference = load_real_data(cfg.data, cfg.seed).subset
-    out, paths = run / GRIDS, []
-    for g, samples in enumerate(gens):  # each generation's own grid.png, redrawn from its samples
-        rd.atomic_save_png(rd.generation_dir(run, g) / rd.GRID, class_grid(samples, cfg.eval.grid_per_class))
+    out, paths = run / rf.GRIDS, []
+    for g in range(len(gens)):  # each generation's own grid.png, redrawn from its samples
+        draw_generation_grid(run, g, cfg.eval.grid_per_class)
     if class_name is not None:
         names = gens[0].class_names
         if class_name not in names:
             raise UserError(unknown_class_message(class_name, names, "--class"))
-        paths.append(out / f"class_{class_name}.png")
-        rd.atomic_save_png(paths[-1], filmstrip(gens, names.index(class_name), max(n, 8), reference))
+        paths.append(out / rf.filmstrip_name(class_name))
+        rf.atomic_save_png(paths[-1], filmstrip(gens, names.index(class_name), max(n, 8), reference))
     else:
-        paths.append(out / "mosaic.png")
-        rd.atomic_save_png(paths[-1], mosaic(gens, n, reference))
+        paths.append(out / rf.MOSAIC)
+        rf.atomic_save_png(paths[-1], mosaic(gens, n, reference))
     if gif:
         frames = ([class_grid(reference, n)] if reference is not None else []) + [class_grid(g, n) for g in gens]
-        paths.append(out / "generations.gif")
-        rd.atomic_write_bytes(paths[-1], gif_bytes(frames))
+        paths.append(out / rf.GENERATIONS_GIF)
+        rf.atomic_write_bytes(paths[-1], gif_bytes(frames))
     return paths

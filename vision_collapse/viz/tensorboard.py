@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
-
-TENSORBOARD = "tensorboard"
+from vision_collapse.files import temporary_sibling
 
 
 def require_tensorboard() -> None:
@@ -23,11 +23,12 @@ def require_tensorboard() -> None:
 
 
 def log_generation(run: Path, generation: int, summary: dict, rows: list[dict], grid) -> None:
-    """Write one generation's summary scalars, per-class frequencies and grid as a new event file."""
+    """Write one generation's summary scalars, per-class frequencies and grid (table rows as read from CSV) as a
+    new event file."""
     from torch.utils.tensorboard import SummaryWriter
 
-    final = Path(run) / TENSORBOARD
-    tmp = final / f".gen_{generation:03d}.tmp{os.getpid()}"
+    final, name = Path(run) / rf.TENSORBOARD, rf.generation_name(generation)
+    tmp = temporary_sibling(final / name)
     shutil.rmtree(tmp, ignore_errors=True)
     writer = SummaryWriter(str(tmp))
     for key, value in summary.items():
@@ -39,8 +40,8 @@ def log_generation(run: Path, generation: int, summary: dict, rows: list[dict], 
     writer.close()
     # Event files are written in place by TensorBoard's writer; renaming the finished file in keeps the run
     # folder free of half-written files. A re-run of the same generation replaces its file.
-    for old in final.glob(f"gen_{generation:03d}.*"):
+    for old in final.glob(f"{name}.*"):
         old.unlink()
     for event in tmp.iterdir():
-        os.replace(event, final / f"gen_{generation:03d}.{event.name}")
+        os.replace(event, final / f"{name}.{event.name}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""The reference classifier ("judge"): labels generated images and supplies the offline FID features."""
+"""One classifier type in two roles: the judge (trained on every real image; labels samples and supplies the
+offline FID features) and the pseudo-labeller (trained on the imbalanced subset; names synthetic images)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ RELIABLE_RECALL = 0.8  # per-class held-out recall below which the judge's count
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
 
 
-class JudgeNet(nn.Module):
+class ClassifierNet(nn.Module):
     """A small CNN; its penultimate layer is the feature space for FID."""
 
     def __init__(self, in_channels: int, num_classes: int, width: int):
@@ -59,10 +60,10 @@ class Prediction(NamedTuple):
 
 
 @dataclass
-class Judge:
-    """A trained judge with its held-out quality."""
+class Classifier:
+    """A trained classifier (judge or labeller) with its held-out quality."""
 
-    net: JudgeNet
+    net: ClassifierNet
     accuracy: float  # held-out accuracy on the real test split
     recall: list[float]  # per-class held-out recall
 
@@ -81,12 +82,12 @@ class Judge:
         return Prediction(probs.argmax(1), feats, probs)
 
 
-def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,
-                desc: str = "judge") -> Judge:
+def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,
+                desc: str = "judge") -> Classifier:
     """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the layers' initialisation draws from the global generator
-    net = JudgeNet(train.images.shape[1], train.num_classes, cfg.width)
+    net = ClassifierNet(train.images.shape[1], train.num_classes, cfg.width)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     x_all = to_model_range(train.images)
     net.train()
@@ -96,7 +97,7 @@ def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, s
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    judge = Judge(net.eval(), 0.0, [])
+    judge = Classifier(net.eval(), 0.0, [])
     judged = judge.predict(test.images).labels
     truth = test.labels.numpy()
     hits = judged.numpy() == truth
@@ -105,32 +106,32 @@ def train_judge(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, s
     return judge
 
 
-def save_classifier(judge: Judge, path: Path) -> None:
+def save_classifier(judge: Classifier, path: Path) -> None:
     """Write a trained judge (or labeller) atomically: weights plus held-out accuracy and recall."""
     # Concurrent runs may race on the cache; each writes a whole file and the last rename wins.
     atomic_torch_save({"net": judge.net.state_dict(), "accuracy": judge.accuracy, "recall": judge.recall}, path)
 
 
-def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig) -> Judge:
+def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig) -> Classifier:
     """Read what `save_classifier` wrote."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    net = JudgeNet(in_channels, num_classes, cfg.width)
+    net = ClassifierNet(in_channels, num_classes, cfg.width)
     net.load_state_dict(state["net"])
-    return Judge(net.eval(), state["accuracy"], state["recall"])
+    return Classifier(net.eval(), state["accuracy"], state["recall"])
 
 
-def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict) -> Judge:
+def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict) -> Classifier:
     """Reuse a cached judge trained on the same data with the same settings, else train and cache one."""
     key = json.dumps({"data": data_key, "judge": config_to_dict(cfg), "version": JUDGE_VERSION}, sort_keys=True)
     path = cache_dir() / f"judge-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.is_file():
         return load_classifier(path, pool.images.shape[1], pool.num_classes, cfg)
-    judge = train_judge(pool, test, cfg)
+    judge = train_classifier(pool, test, cfg)
     save_classifier(judge, path)
     return judge
 
 
-def judge_report(judge: Judge, class_names: tuple[str, ...], note: str) -> dict:
+def classifier_report(judge: Classifier, class_names: tuple[str, ...], note: str) -> dict:
     """What RUN/judge.json (or labeller.json) records about a classifier's quality."""
     return {
         "heldout_accuracy": judge.accuracy,

@@ -1,27 +1,46 @@
-"""Experiment configuration: frozen dataclasses loaded from YAML, with `key.sub=value` overrides."""
+"""The experiment's schema: frozen dataclasses, one per section, with their defaults, meanings and checks.
+
+Every field's meaning is the comment beside it (the README's key table is generated from them). Choice fields
+are typed `Literal`, so an unknown choice gets a nearest-value suggestion wherever it is set.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
+from vision_collapse.config import loader
+from vision_collapse.config.loader import check as _check
+from vision_collapse.config.loader import check_choices
 from vision_collapse.errors import UserError
 
-STRATEGIES = ("replace", "mix", "accumulate", "fresh")
-LABEL_SAMPLING = ("proportional", "original", "uniform")
-LABEL_SOURCES = ("conditioning", "classifier", "none")
-MODEL_KINDS = ("diffusion", "vae", "gmm")
-SAMPLERS = ("ddim", "dpmsolver", "ddpm")
-PRECISIONS = ("auto", "fp32", "bf16")
+DatasetName = Literal["digits", "fashion-mnist", "cifar10", "stanford-dogs", "oxford-pets", "imagefolder"]
+ImbalanceProfile = Literal["exp", "step", "dominant", "custom", "none"]
+Crop = Literal["none", "bbox"]
+Species = Literal["all", "dog", "cat"]
+ClassOrder = Literal["given", "seeded"]
+ModelKind = Literal["diffusion", "vae", "gmm"]
+Sampler = Literal["ddim", "dpmsolver", "ddpm"]
+Precision = Literal["auto", "fp32", "bf16"]
+Strategy = Literal["replace", "mix", "accumulate", "fresh"]
+LabelSampling = Literal["proportional", "original", "uniform"]
+LabelSource = Literal["conditioning", "classifier", "none"]
+Init = Literal["scratch", "finetune"]
+CurationBy = Literal["labeller", "judge"]
+Backbone = Literal["judge", "inception"]
 
-
-DATASETS = ("digits", "fashion-mnist", "cifar10", "stanford-dogs", "oxford-pets", "imagefolder")
-IMBALANCE_PROFILES = ("exp", "step", "dominant", "custom", "none")
+DATASETS = typing.get_args(DatasetName)
+IMBALANCE_PROFILES = typing.get_args(ImbalanceProfile)
+MODEL_KINDS = typing.get_args(ModelKind)
+SAMPLERS = typing.get_args(Sampler)
+PRECISIONS = typing.get_args(Precision)
+STRATEGIES = typing.get_args(Strategy)
+LABEL_SAMPLING = typing.get_args(LabelSampling)
+LABEL_SOURCES = typing.get_args(LabelSource)
 
 
 @dataclass(frozen=True)
@@ -30,47 +49,38 @@ class DataConfig:
 
     # 'digits' (scikit-learn's bundled 8x8 digits, embedded), 'fashion-mnist', 'cifar10', 'stanford-dogs',
     # 'oxford-pets' or 'imagefolder' (root/<class>/<image>); `vision-collapse datasets` shows what is found
-    name: str = "digits"
+    name: DatasetName = "digits"
     root: str = ""  # the dataset folder as its archive unpacks; '' means the dataset's default location
     download: bool = False  # let torchvision download it into root (fashion-mnist, cifar10, oxford-pets only)
     resolution: int = 0  # square side images are resized to (shorter side, then centre crop); 0: dataset default
     channels: int = 0  # 1 (grey) or 3 (RGB); 0: the dataset's own
-    crop: str = "none"  # stanford-dogs: 'bbox' crops each image to its largest annotated dog first
-    species: str = "all"  # oxford-pets: 'dog' keeps the 25 dog breeds, 'cat' the 12 cat breeds
+    crop: Crop = "none"  # stanford-dogs: 'bbox' crops each image to its largest annotated dog first
+    species: Species = "all"  # oxford-pets: 'dog' keeps the 25 dog breeds, 'cat' the 12 cat breeds
     skip_corrupt: bool = False  # skip unreadable images (listed in RUN/data.json) instead of stopping
     classes: tuple[str, ...] = ()  # keep only these classes, by name; () keeps all
     test_fraction: float = 0.2  # digits and imagefolder: share of each class held out (others use the official split)
     # 'exp' (CIFAR-LT: n_c = n_max (1/IF)^(rank/(C-1))), 'step' (first floor(C/2) ranks n_max, the rest n_max/IF),
     # 'dominant' (the head holds dominant_share, the rest split the remainder evenly), 'custom' (data.custom),
     # or 'none' (every class n_max)
-    imbalance: str = "exp"
+    imbalance: ImbalanceProfile = "exp"
     imbalance_factor: float = 20.0  # IF: head count / rarest count for 'exp' and 'step'
     n_max: int = 0  # training images of the head class; 0 means as many as the scarcest class holds
     dominant_share: float = 0.5  # 'dominant': the head's share of the training subset
     custom: dict = field(default_factory=dict)  # 'custom': {class name: count} or {class name: proportion}
     head: str = ""  # the head class, by name; '' means the first class (of data.classes, or of the dataset)
-    order: str = "given"  # ranks after the head: 'given' (data.classes or dataset order) or 'seeded' (shuffled by seed)
+    # ranks after the head: 'given' (data.classes or dataset order) or 'seeded' (shuffled by seed)
+    order: ClassOrder = "given"
 
     def __post_init__(self):
-        if self.name not in DATASETS:
-            near = difflib.get_close_matches(self.name, DATASETS, n=1, cutoff=0.4)
-            hint = f"did you mean {near[0]!r}?" if near else f"choose one of {', '.join(DATASETS)}"
-            raise UserError(f"unknown data.name {self.name!r}; {hint}")
+        check_choices(self, "data")
         _check(0 < self.test_fraction < 1, "data.test_fraction must lie in (0, 1), e.g. data.test_fraction=0.2")
-        _check(self.imbalance in IMBALANCE_PROFILES,
-               f"data.imbalance must be one of {', '.join(IMBALANCE_PROFILES)}; got {self.imbalance!r}")
         _check(self.imbalance_factor >= 1, "data.imbalance_factor must be >= 1 (1 means balanced)")
         _check(self.n_max >= 0, "data.n_max must be >= 0 (0 means as many as possible)")
         _check(self.resolution >= 0, "data.resolution must be >= 0 (0 keeps the dataset default)")
         _check(self.channels in (0, 1, 3), "data.channels must be 1 (grey), 3 (RGB) or 0 (the dataset's own)")
-        _check(self.crop in ("none", "bbox"), "data.crop must be 'none' or 'bbox'")
         _check(self.crop == "none" or self.name == "stanford-dogs", "data.crop=bbox needs data.name=stanford-dogs")
-        _check(self.species in ("all", "dog", "cat"), "data.species must be 'all', 'dog' or 'cat'")
         _check(self.species == "all" or self.name == "oxford-pets", "data.species needs data.name=oxford-pets")
-        _check(self.download is False or self.name in ("fashion-mnist", "cifar10", "oxford-pets"),
-               f"data.download=true is not supported for {self.name}; download it by hand (see README)")
         _check(0 < self.dominant_share < 1, "data.dominant_share must lie in (0, 1)")
-        _check(self.order in ("given", "seeded"), "data.order must be 'given' or 'seeded'")
         _check(self.imbalance != "custom" or bool(self.custom),
                "data.imbalance=custom needs data.custom, e.g. {golden_retriever: 200, pug: 20}")
         _check(all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.custom.values()),
@@ -83,14 +93,14 @@ class ModelConfig:
 
     # 'diffusion' (diffusers UNet2DModel, DDPM training, model.sampler sampling), 'vae' (small convolutional VAE)
     # or 'gmm' (Gaussian mixture in PCA space, one per class when conditional; ignores train.*)
-    kind: str = "diffusion"
+    kind: ModelKind = "diffusion"
     channels: tuple[int, ...] = (32, 64)  # conv widths, one entry per resolution level (UNet and VAE)
     layers_per_block: int = 1  # diffusion: ResNet layers per UNet block
     train_timesteps: int = 1000  # diffusion: length of the DDPM noise schedule
     beta_schedule: str = "squaredcos_cap_v2"  # diffusion: DDPM beta schedule; cosine suits tiny images
     # diffusion: the diffusers scheduler that samples: 'ddim' (deterministic DDIM), 'dpmsolver'
     # (DPM-Solver++ 2M, good at 10-25 steps) or 'ddpm' (ancestral; the model's training schedule)
-    sampler: str = "ddim"
+    sampler: Sampler = "ddim"
     sampling_steps: int = 20  # diffusion: denoising steps (network evaluations, doubled batch under CFG)
     guidance_scale: float = 1.0  # diffusion: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
     label_dropout: float = 0.1  # diffusion: labels dropped to the null class, so CFG has an unconditional model
@@ -102,10 +112,9 @@ class ModelConfig:
     pca_dim: int = 16  # gmm: PCA dimensions the mixtures live in
 
     def __post_init__(self):
-        _check(self.kind in MODEL_KINDS, f"model.kind must be one of {', '.join(MODEL_KINDS)}; got {self.kind!r}")
+        check_choices(self, "model")
         _check(len(self.channels) >= 1 and min(self.channels) > 0, "model.channels needs positive entries, e.g. [32, 64]")
         _check(self.sampling_steps >= 1, "model.sampling_steps must be >= 1")
-        _check(self.sampler in SAMPLERS, f"model.sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}")
         _check(self.sampling_steps <= self.train_timesteps,
                f"model.sampling_steps must be <= model.train_timesteps ({self.train_timesteps})")
         _check(0 <= self.label_dropout < 1, "model.label_dropout must lie in [0, 1)")
@@ -132,14 +141,13 @@ class TrainConfig:
     # mid-generation, exactly; 0 checkpoints only between generations. Worth it when a generation takes hours.
     checkpoint_every: int = 0
     # Arithmetic of training: 'auto' is bf16 autocast on a GPU and fp32 on a CPU; 'fp32' or 'bf16' force one.
-    precision: str = "auto"
+    precision: Precision = "auto"
     compile: bool = False  # torch.compile the UNet (GPU; the first steps pay the compile time)
     hflip: bool = False  # random horizontal flips, done on the device; for photos, never for digits or text
 
     def __post_init__(self):
+        check_choices(self, "train")
         _check(self.steps >= 1 and self.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
-        _check(self.precision in PRECISIONS,
-               f"train.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(0 <= self.ema_decay < 1, "train.ema_decay must lie in [0, 1)")
 
@@ -153,48 +161,35 @@ class LoopConfig:
     # 'replace' only generation g-1's samples; 'mix' real_fraction drawn from the real subset, the rest
     # from g-1's samples; 'accumulate' the real subset plus every earlier generation's samples, growing;
     # 'fresh' real_fraction newly drawn real images with the same imbalance, the rest from g-1's samples.
-    strategy: str = "replace"
+    strategy: Strategy = "replace"
     real_fraction: float = 0.1  # share of real images per generation for 'mix' and 'fresh'
     accumulate_cap: int = 0  # 'accumulate': subsample uniformly to at most this many; 0 means no cap
     # Labels a conditional model samples: 'proportional' to the current training set (finite resampling
     # drift), 'original' the real subset's frequencies every generation, or 'uniform'.
-    label_sampling: str = "proportional"
+    label_sampling: LabelSampling = "proportional"
     # Labels synthetic images carry into the next generation: 'conditioning' the label each sample was drawn
     # for; 'classifier' a pseudo-labeller's guess, the labeller trained on generation 0's imbalanced subset
     # (its lean toward the head is part of what is studied); 'none' unconditional models, whose samples are
     # labelled by the judge for bookkeeping only.
-    label_source: str = "conditioning"
-    init: str = "scratch"  # 'scratch' new weights each generation, or 'finetune' from generation g-1's model
+    label_source: LabelSource = "conditioning"
+    init: Init = "scratch"  # 'scratch' new weights each generation, or 'finetune' from generation g-1's model
     finetune_steps: int = 0  # optimiser steps when fine-tuning; 0 means train.steps
     # Keep only this top fraction of samples, ranked by confidence (Ferbach-style curation); generation g
     # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
     curation: float = 1.0
-    curation_by: str = "labeller"  # whose confidence ranks samples: 'labeller' (pseudo-labeller) or 'judge'
+    curation_by: CurationBy = "labeller"  # whose confidence ranks samples: 'labeller' (pseudo-labeller) or 'judge'
     # Samples are made, judged and written to gen_XXX/samples/ this many at a time, so memory does not grow
     # with the sample count; it is also the sampling batch. Each shard has its own seed, so changing it
     # changes the draws.
     shard_size: int = 512
 
     def __post_init__(self):
+        check_choices(self, "loop")
         _check(self.generations >= 1, "loop.generations must be >= 1, e.g. loop.generations=5")
-        _check(
-            self.strategy in STRATEGIES,
-            f"loop.strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}",
-        )
         _check(0 <= self.real_fraction <= 1, "loop.real_fraction must lie in [0, 1], e.g. loop.real_fraction=0.1")
         _check(self.accumulate_cap >= 0, "loop.accumulate_cap must be >= 0 (0 means no cap)")
-        _check(
-            self.label_sampling in LABEL_SAMPLING,
-            f"loop.label_sampling must be one of {', '.join(LABEL_SAMPLING)}; got {self.label_sampling!r}",
-        )
-        _check(
-            self.label_source in LABEL_SOURCES,
-            f"loop.label_source must be one of {', '.join(LABEL_SOURCES)}; got {self.label_source!r}",
-        )
-        _check(self.init in ("scratch", "finetune"), f"loop.init must be 'scratch' or 'finetune'; got {self.init!r}")
         _check(self.finetune_steps >= 0, "loop.finetune_steps must be >= 0 (0 means train.steps)")
         _check(0 < self.curation <= 1, "loop.curation must lie in (0, 1], e.g. loop.curation=0.5 (1 turns it off)")
-        _check(self.curation_by in ("labeller", "judge"), "loop.curation_by must be 'labeller' or 'judge'")
         _check(self.shard_size >= 1, "loop.shard_size must be >= 1, e.g. loop.shard_size=512")
 
 
@@ -208,6 +203,7 @@ class JudgeConfig:
     width: int = 32  # channels of the first conv layer; features are 2 x width wide
 
     def __post_init__(self):
+        check_choices(self, "judge")
         _check(self.epochs >= 1 and self.batch_size >= 1 and self.width >= 1, "judge.epochs, batch_size, width must be >= 1")
 
 
@@ -231,10 +227,11 @@ class EvalConfig:
     recognisable_quantile: float = 0.99  # share of held-out real images each 'unrecognisable' threshold keeps
     # Feature space for FID/KID/PRDC: 'judge' (the reference classifier, offline) or 'inception'
     # (torchmetrics' FID InceptionV3; needs its weights cached or eval.inception_weights)
-    backbone: str = "judge"
+    backbone: Backbone = "judge"
     inception_weights: str = ""  # path to pt_inception-2015-12-05-6726825d.pth for eval.backbone=inception
 
     def __post_init__(self):
+        check_choices(self, "eval")
         _check(0 < self.tail_fraction < 1, "eval.tail_fraction must lie in (0, 1)")
         _check(self.grid_per_class >= 1, "eval.grid_per_class must be >= 1")
         _check(self.samples_per_class >= 2, "eval.samples_per_class must be >= 2")
@@ -242,7 +239,6 @@ class EvalConfig:
         _check(min(self.floor_repeats, self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
                "eval.floor_repeats, kid_subset_size, kid_subsets and prdc_k must be >= 1")
         _check(0.5 < self.recognisable_quantile < 1, "eval.recognisable_quantile must lie in (0.5, 1), e.g. 0.99")
-        _check(self.backbone in ("judge", "inception"), "eval.backbone must be 'judge' or 'inception'")
 
 
 @dataclass(frozen=True)
@@ -280,114 +276,9 @@ class ExperimentConfig:
         return self.loop.label_source != "none"
 
 
-def _check(ok: bool, message: str) -> None:
-    """Raise a UserError with `message` unless `ok`."""
-    if not ok:
-        raise UserError(message)
-
-
-def _coerce(value, typ, key: str):
-    """Convert a YAML value to the declared field type, or say which key has the wrong type."""
-    origin = typing.get_origin(typ)
-    if origin is tuple:
-        (inner, _) = typing.get_args(typ)
-        if not isinstance(value, (list, tuple)):
-            raise UserError(f"{key} must be a list, e.g. {key}=[32,64]; got {value!r}")
-        return tuple(_coerce(v, inner, key) for v in value)
-    if typ is dict:
-        if isinstance(value, dict):
-            return {str(k): v for k, v in value.items()}
-        raise UserError(f"{key} must be a mapping, e.g. {key}={{a: 10, b: 2}}; got {value!r}")
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML (YAML 1.1) reads '1e-7' as a string; it is a number here
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif typ is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)  # class names such as 0 arrive from YAML as numbers
-    raise UserError(f"{key} must be of type {typ.__name__}; got {value!r}")
-
-
-def _build(cls, values: dict, prefix: str = ""):
-    """Make dataclass `cls` from a nested dict, rejecting unknown keys with a suggestion."""
-    if not isinstance(values, dict):
-        raise UserError(f"{prefix.rstrip('.') or 'the config'} must be a mapping of keys to values")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in values:
-        if key not in names:
-            raise UserError(_unknown_key_message(prefix + str(key)))
-    kwargs = {}
-    for name in names:
-        if name not in values:
-            continue
-        typ, value = hints[name], values[name]
-        if dataclasses.is_dataclass(typ):
-            kwargs[name] = _build(typ, value or {}, f"{prefix}{name}.")
-        else:
-            kwargs[name] = _coerce(value, typ, prefix + name)
-    return cls(**kwargs)
-
-
-def all_keys(cls=ExperimentConfig, prefix: str = "") -> list[str]:
-    """Every dotted key of the config, such as 'loop.generations'."""
-    keys = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            keys += all_keys(hints[f.name], f"{prefix}{f.name}.")
-        else:
-            keys.append(prefix + f.name)
-    return keys
-
-
-def _unknown_key_message(key: str) -> str:
-    """One line naming an unknown key and the nearest valid one."""
-    near = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
-    hint = f"; did you mean '{near[0]}'?" if near else "; see README for the valid keys"
-    return f"unknown config key '{key}'{hint}"
-
-
-def parse_overrides(items: list[str]) -> dict:
-    """Turn ['loop.generations=8', ...] into a nested dict, parsing values as YAML."""
-    nested: dict = {}
-    for item in items:
-        if "=" not in item:
-            raise UserError(f"override {item!r} is not KEY=VALUE, e.g. loop.generations=8")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        node = nested
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise UserError(f"override {item!r} conflicts with an earlier override of {part!r}")
-        node[parts[-1]] = value
-    return nested
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    """Deep-merge `extra` into a copy of `base`."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def all_keys() -> list[str]:
+    """Every dotted key of the experiment config, such as 'loop.generations'."""
+    return loader.all_keys(ExperimentConfig)
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
@@ -397,50 +288,25 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
         path = Path(path)
         if not path.is_file():
             raise UserError(f"config file {str(path)!r} not found; pass an existing YAML file such as configs/quick.yaml")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            where = f" at line {line + 1}" if line is not None else ""
-            raise UserError(f"config file {str(path)!r} is not valid YAML{where}; fix its syntax") from None
-    return _build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))))
+        values = loader.read_yaml_file(path)
+    return loader.build(ExperimentConfig, loader.merge(values, loader.parse_overrides(list(overrides))))
 
 
 def config_to_dict(cfg) -> dict:
     """Plain nested dict of a config, tuples as lists, ready for YAML."""
-    out = {}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            value = config_to_dict(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[f.name] = value
-    return out
+    return loader.to_dict(cfg)
 
 
 def config_to_yaml(cfg: ExperimentConfig) -> str:
     """The resolved config as YAML text."""
-    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+    return yaml.safe_dump(loader.to_dict(cfg), sort_keys=False)
 
 
 def config_from_yaml_text(text: str) -> ExperimentConfig:
     """Rebuild a config from the YAML that `config_to_yaml` wrote."""
-    return _build(ExperimentConfig, yaml.safe_load(text) or {})
+    return loader.build(ExperimentConfig, yaml.safe_load(text) or {})
 
 
 def diff_configs(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
     """Dotted keys whose values differ between two configs, as 'key: a -> b'."""
-    flat_a, flat_b = flatten(config_to_dict(a)), flatten(config_to_dict(b))
-    return [f"{k}: {flat_a[k]!r} -> {flat_b[k]!r}" for k in flat_a if flat_a[k] != flat_b[k]]
-
-
-def flatten(d: dict, prefix: str = "") -> dict:
-    """{'a': {'b': 1}} -> {'a.b': 1}."""
-    out = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
+    return loader.diff(a, b)

@@ -1,6 +1,6 @@
 """The README's table of every config key, generated from the dataclasses and the comments beside each field.
 
-    python -m vision_collapse.config_doc   # prints the table that README.md must contain
+    python -m vision_collapse.config.doc   # prints the table that README.md must contain
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import inspect
 import re
 import typing
 
-from vision_collapse.config import ExperimentConfig
+from vision_collapse.config.schema import ExperimentConfig
 
 START, END = "<!-- config-keys:start -->", "<!-- config-keys:end -->"
 _FIELD = re.compile(r"^\s{4}(\w+):[^=]*=[^#]*?(?:#\s*(.*))?$")

@@ -1,0 +1,25 @@
+"""What many tests share: tiny-run settings and table readers."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+# A whole run in seconds: Gaussian mixtures instead of diffusion, and small evaluation settings.
+FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
+            "eval.samples_per_class=10", "eval.kid_subsets=2"]
+
+# A tiny 8x8 diffusion run: a 2-level UNet of widths 8 and 16, a few steps of everything.
+TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
+                  "train.batch_size=16", "judge.epochs=2", "loop.generations=2"]
+
+
+def rows(path: Path) -> list[dict]:
+    """A CSV file's rows as dicts of strings."""
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def column(path: Path, name: str) -> list[float]:
+    """One column of a CSV file as floats."""
+    return [float(r[name]) for r in rows(path)]
