@@ -34,11 +34,11 @@ def _measure(args) -> float:
 
     from vision_collapse.config import load_config
     from vision_collapse.data import data_fingerprint, load_real_data
-    from vision_collapse.loop.generation import eval_set, train_model, write_samples
-    from vision_collapse.loop.seeds import generation_seed
+    from vision_collapse.loop.generation import draw_eval_set, train_model, write_samples
+    from vision_collapse.loop.seeds import Generation, generation_seed
     from vision_collapse.metrics.classifier import load_or_train_judge
     from vision_collapse.metrics.evaluate import build_reference, judge_and_features, measure
-    from vision_collapse.metrics.stream import SampleStats
+    from vision_collapse.metrics.stream import SampleStats, Shard
 
     cfg = load_config("configs/quick.yaml", ["model.kind=gmm", "model.guidance_scale=1", f"data.resolution={resolution}",
                                              "data.channels=3"])
@@ -46,11 +46,12 @@ def _measure(args) -> float:
     judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
     ref = build_reference(real, judge, None, None, cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        model = train_model(0, real.subset, cfg, Path(tmp))
+        gen = Generation(0, cfg, Path(tmp) / "gen_000", real.subset)
+        model, _ = train_model(gen)
         Path("/proc/self/clear_refs").write_text("5")  # the peak-RSS counter now restarts from the current RSS
         base = _rss_kib("VmRSS")
         if streamed:
-            stats = write_samples(0, model, real.subset, ref, cfg, Path(tmp) / "gen_000", count=n)
+            stats = write_samples(gen, model, ref, count=n)
         else:
             import vision_collapse.metrics.prdc as prdc_module
 
@@ -59,12 +60,11 @@ def _measure(args) -> float:
                                        generator=torch.Generator().manual_seed(0))
             images = model.sample(n, labels, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample")))
             judged, features = judge_and_features(judge, None, images)
-            stats = SampleStats(n, real.subset.num_classes, ref.recogniser, n, cfg.eval.grid_per_class, 0,
-                                torch.Generator().manual_seed(0))
-            stats.update(images, labels, judged, features)
-        rows = measure(0, real.subset, stats, eval_set(0, model, stats, ref, cfg), ref, cfg, None,
-                       torch.Generator().manual_seed(0))
-        assert rows[1]["fid"] == rows[1]["fid"]  # a number, not NaN: the measurement really ran
+            stats = SampleStats(n, real.subset.num_classes, ref.recogniser, n, 0, torch.Generator().manual_seed(0))
+            stats.update(Shard(images, labels, labels, judged, features))
+        result = measure(0, real.subset, stats, draw_eval_set(gen, model, stats, ref), ref, cfg, None,
+                         torch.Generator().manual_seed(0))
+        assert result.summary["fid"] == result.summary["fid"]  # a number, not NaN: the measurement really ran
     return (_rss_kib("VmHWM") - base) / 1024
 
 

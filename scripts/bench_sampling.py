@@ -21,7 +21,7 @@ import torch
 from vision_collapse.config import load_config
 from vision_collapse.data import data_fingerprint, load_real_data
 from vision_collapse.loop.generation import train_model
-from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.loop.seeds import Generation, generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.backbone import feature_extractor
 from vision_collapse.metrics.classifier import load_or_train_judge
@@ -48,10 +48,10 @@ def main() -> None:
     extract = feature_extractor(cfg.eval, judge)
     _, test_features = judge_and_features(judge, extract, real.test.images)
     if args.model:
-        model = load_model(args.model, cfg.model, real.subset.num_classes, cfg.conditional)
+        model = load_model(args.model, cfg, real.subset.num_classes)
     else:
         start = time.perf_counter()
-        model = train_model(0, real.subset, cfg, args.out)
+        model, _ = train_model(Generation(0, cfg, args.out, real.subset))
         print(f"trained generation 0's model in {time.perf_counter() - start:.0f} s")
     labels = None
     if cfg.conditional:
@@ -62,7 +62,7 @@ def main() -> None:
         """(FID, seconds) of --samples images from this sampler."""
         model.cfg = replace(cfg.model, sampler=sampler, sampling_steps=steps)
         start = time.perf_counter()
-        images = torch.cat([model.sample(len(y), y, torch.Generator().manual_seed(seed + k), desc=f"{sampler}-{steps}")
+        images = torch.cat([model.sample(len(y), y, torch.Generator().manual_seed(seed + k))
                             for k, y in enumerate(torch.split(labels, 1000) if labels is not None else
                                                   [None] * -(-args.samples // 1000))])[: args.samples]
         seconds = time.perf_counter() - start

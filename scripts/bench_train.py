@@ -97,7 +97,7 @@ def ours(images: torch.Tensor, channels, batch: int, steps: int, compile_: bool)
     train = TrainConfig(steps=steps, batch_size=batch, lr=1e-4, hflip=True, compile=compile_)
     _sync(compute_device())
     start = time.perf_counter()
-    model.fit(data, train, batch_generator(0), desc="ours")
+    model.fit(data, train, batch_generator(0))
     _sync(compute_device())
     return time.perf_counter() - start
 

@@ -1,6 +1,7 @@
 """Shared test setup: a private judge cache per session, so tests never touch the user's cache."""
 
 import pytest
+
 from helpers import FAST_GMM
 
 

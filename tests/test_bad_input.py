@@ -3,11 +3,12 @@
 import errno
 import hashlib
 
-import archives
 import pytest
-from helpers import FAST_GMM as FAST
 
 from vision_collapse.cli import main
+
+import archives
+from helpers import FAST_GMM as FAST
 
 
 def _snapshot(folder):

@@ -1,6 +1,5 @@
 """Each dataset reader on a miniature of its real archive layout: counts, names, order, splits, crop, cache, errors."""
 
-import archives
 import numpy as np
 import pytest
 import torch
@@ -9,6 +8,8 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.data import data_fingerprint, load_dataset, load_real_data
 from vision_collapse.errors import UserError
+
+import archives
 
 
 def _cfg(*keys):

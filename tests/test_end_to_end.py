@@ -4,11 +4,12 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import rows as _rows
 from PIL import Image
 
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
+
+from helpers import rows as _rows
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ARGS = ["model.channels=[8,16]", "model.sampling_steps=4", "model.guidance_scale=2", "train.steps=40",
-        "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=3"]
+        "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=2"]
 
 
 def _command(out):

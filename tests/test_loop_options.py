@@ -5,8 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_DIFFUSION as TINY
-from helpers import rows as _rows
 
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
@@ -17,6 +15,9 @@ from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.classifier import load_classifier, load_or_train_judge
 from vision_collapse.models import build_model, load_model
+
+from helpers import TINY_DIFFUSION as TINY
+from helpers import rows as _rows
 
 
 def _run(out, *extra):

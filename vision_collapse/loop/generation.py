@@ -51,10 +51,10 @@ def train_model(gen: Generation) -> tuple[GenerativeModel, list[float]]:
     return model, losses
 
 
-def write_samples(gen: Generation, model: GenerativeModel, ref: Reference) -> SampleStats | None:
-    """Draw as many samples as the real subset (the most confident, when curating), shard by shard into
-    gen_XXX/samples/, and return their statistics (main process; None elsewhere)."""
-    cfg, n = gen.cfg, len(ref.real)
+def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count: int | None = None) -> SampleStats | None:
+    """Draw `count` samples (None: as many as the real subset, as the loop does; the most confident when
+    curating), shard by shard into gen_XXX/samples/, and return their statistics (main process; None elsewhere)."""
+    cfg, n = gen.cfg, len(ref.real) if count is None else count
     drawn = math.ceil(n / cfg.loop.curation) if cfg.loop.curation < 1 else n  # oversample so curation keeps n
     cond = None
     if cfg.conditional:
