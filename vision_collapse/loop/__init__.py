@@ -1,1 +1,1 @@
-"""The recursive loop: generations, the run folder, resume."""
+"""The recursive loop: what each generation trains on, who labels its samples, and resume."""

@@ -1,1 +1,1 @@
-"""Measurement: the judge, per-class FID and class frequencies."""
+"""Measurement: the judge, per-class FID, KID and PRDC, and class frequencies."""

@@ -69,16 +69,10 @@ def _first(images: torch.Tensor, labels: torch.Tensor, c: int, n: int) -> list[t
 
 def class_grid(samples: LabelledImages, per_class: int) -> Image.Image:
     """One row per class holding its first `per_class` samples (blank where it has fewer), counts in brackets."""
-    firsts = [list(samples.images[samples.labels == c][:per_class]) for c in range(samples.num_classes)]
-    return class_grid_of(firsts, samples.class_counts(), samples.class_names, per_class,
-                         tuple(samples.images.shape[2:]))
-
-
-def class_grid_of(firsts: list[list[torch.Tensor]], counts, names, per_class: int, tile_shape) -> Image.Image:
-    """class_grid from each class's first images and its count, for samples that were never all in memory."""
-    rows = [(f"{name[:9]} ({int(counts[c])})", firsts[c][:per_class] + [None] * (per_class - len(firsts[c][:per_class])))
-            for c, name in enumerate(names)]
-    return labelled_grid(rows, tile_shape)
+    counts = samples.class_counts()
+    rows = [(f"{name[:9]} ({int(counts[c])})", _first(samples.images, samples.labels, c, per_class))
+            for c, name in enumerate(samples.class_names)]
+    return labelled_grid(rows, tuple(samples.images.shape[2:]))
 
 
 def mosaic(generations: list[LabelledImages], per_class: int, real: LabelledImages | None = None) -> Image.Image:
