@@ -5,12 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import vision_collapse
 from vision_collapse import config
 
 PACKAGE = Path(vision_collapse.__file__).parent
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch and diffusers
 def test_importing_the_loop_does_not_import_matplotlib():
     code = "import sys, vision_collapse.loop.experiment; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -10,6 +10,8 @@ from vision_collapse.cli import main
 import archives
 from helpers import FAST_GMM as FAST
 
+pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
+
 
 def _snapshot(folder):
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -184,6 +184,7 @@ def test_parallel_decoding_matches_in_process(tmp_path, monkeypatch):
     assert np.array_equal(serial, parallel)
 
 
+@pytest.mark.slow  # decodes all 70,000 images
 @pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist_from_the_debian_package():

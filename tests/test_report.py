@@ -10,6 +10,8 @@ from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 from vision_collapse.viz.report import warnings
 
+pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
+
 PLOTS = ["class_frequency", "per_class_fid", "class_frequency_log", "heatmap_fid", "heatmap_kid", "shares",
          "precision_recall"]
 

@@ -10,6 +10,8 @@ from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 from vision_collapse.viz.grid import HEADER, LABEL_WIDTH, PAD
 
+pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
+
 
 @pytest.fixture(scope="module")
 def runs(make_run, tmp_path_factory):
