@@ -14,7 +14,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 
 # Several shards per generation, so both processes draw and judge some; a batch both can split evenly.
-TINY = ["loop.generations=2", "train.steps=150", "train.batch_size=64", "loop.shard_size=128",
+TINY = ["loop.generations=2", "train.steps=60", "train.batch_size=64", "loop.shard_size=128",
         "eval.samples_per_class=20"]
 
 
