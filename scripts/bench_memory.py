@@ -33,7 +33,7 @@ def _measure(args) -> float:
     import torch
 
     from vision_collapse.config import load_config
-    from vision_collapse.data import data_fingerprint, load_real_data
+    from vision_collapse.data import hash_images, load_real_data
     from vision_collapse.loop.generation import draw_eval_set, train_model, write_samples
     from vision_collapse.loop.seeds import Generation, generation_seed
     from vision_collapse.metrics.classifier import load_or_train_judge
@@ -43,7 +43,7 @@ def _measure(args) -> float:
     cfg = load_config("configs/quick.yaml", ["model.kind=gmm", "model.guidance_scale=1", f"data.resolution={resolution}",
                                              "data.channels=3"])
     real = load_real_data(cfg.data, cfg.seed)
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
+    judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, {"data": hash_images(real.judge_pool, real.test)})
     ref = build_reference(real, judge, None, None, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         gen = Generation(0, cfg, Path(tmp) / "gen_000", real.subset)
@@ -62,9 +62,10 @@ def _measure(args) -> float:
             judged, features = judge_and_features(judge, None, images)
             stats = SampleStats(n, real.subset.num_classes, ref.recogniser, n, 0, torch.Generator().manual_seed(0))
             stats.update(Shard(images, labels, labels, judged, features))
-        result = measure(0, real.subset, stats, draw_eval_set(gen, model, stats, ref), ref, cfg, None,
+        result = measure(0, real.subset, stats, draw_eval_set(gen, model, stats, ref), ref, cfg,
                          torch.Generator().manual_seed(0))
-        assert result.summary["fid"] == result.summary["fid"]  # a number, not NaN: the measurement really ran
+        fid = result.summary["fid_vs_original"]
+        assert fid == fid  # a number, not NaN: the measurement really ran
     return (_rss_kib("VmHWM") - base) / 1024
 
 

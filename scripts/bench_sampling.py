@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from vision_collapse.config import load_config
-from vision_collapse.data import data_fingerprint, load_real_data
+from vision_collapse.data import hash_images, load_real_data
 from vision_collapse.loop.generation import train_model
 from vision_collapse.loop.seeds import Generation, generation_seed
 from vision_collapse.loop.strategies import sampling_labels
@@ -44,14 +45,14 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config[0], args.config[1:])
     real = load_real_data(cfg.data, cfg.seed)
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
+    judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, {"data": hash_images(real.judge_pool, real.test)})
     extract = feature_extractor(cfg.eval, judge)
     _, test_features = judge_and_features(judge, extract, real.test.images)
     if args.model:
         model = load_model(args.model, cfg, real.subset.num_classes)
     else:
         start = time.perf_counter()
-        model, _ = train_model(Generation(0, cfg, args.out, real.subset))
+        model, _ = train_model(Generation(0, cfg, Path(args.out), real.subset))
         print(f"trained generation 0's model in {time.perf_counter() - start:.0f} s")
     labels = None
     if cfg.conditional:

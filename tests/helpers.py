@@ -7,7 +7,7 @@ from pathlib import Path
 
 # A whole run in seconds: Gaussian mixtures instead of diffusion, and small evaluation settings.
 FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-            "eval.samples_per_class=10", "eval.kid_subsets=2"]
+            "eval.samples_per_class=10", "eval.kid_subsets=2", "eval.floor_draws=10", "eval.chance_chains=200"]
 
 # A tiny 8x8 diffusion run: a 2-level UNet of widths 8 and 16, a few steps of everything.
 TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",

@@ -6,7 +6,7 @@ import torch
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
-from vision_collapse.data import data_fingerprint, load_dataset, load_real_data
+from vision_collapse.data import data_fingerprint, hash_images, load_dataset, load_real_data
 from vision_collapse.errors import UserError
 
 import archives
@@ -113,8 +113,13 @@ def test_classes_head_and_profiles(tmp_path):
 def test_judge_fingerprint_changes_with_the_data(tmp_path):
     a = load_real_data(_cfg(), 0)
     b = load_real_data(_cfg("data.resolution=16"), 0)
-    assert data_fingerprint(a) == data_fingerprint(load_real_data(_cfg(), 3))  # the imbalance does not matter
-    assert data_fingerprint(a) != data_fingerprint(b)
+    c = load_real_data(_cfg(), 3)
+    # The judge's key (its pool and the test split) does not depend on the imbalance; the run's fingerprint does.
+    assert hash_images(a.judge_pool, a.test) == hash_images(c.judge_pool, c.test)
+    assert data_fingerprint(a) != data_fingerprint(c) and a.info["fingerprint"] == data_fingerprint(a)
+    assert hash_images(a.judge_pool, a.test) != hash_images(b.judge_pool, b.test)
+    # The judge never trains on the calibration split.
+    assert not set(a.judge_pool.ids) & set(a.calibration.ids) and len(a.judge_pool) + len(a.calibration) == len(a.pool)
 
 
 @pytest.mark.parametrize("keys, message", [

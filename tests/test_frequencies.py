@@ -49,8 +49,10 @@ def test_total_variation_by_hand():
     assert fq.total_variation(np.array([1.0, 0]), np.array([0, 1.0])) == 1
 
 
-def test_extinct_counts_classes_below_half_a_sample():
-    # 200 samples: a class needs a share of 1/400 to expect one sample rounded
-    freq = np.array([0.5, 0.4975, 0.0025, 0.0, 0.0])
-    assert fq.count_extinct(freq, 200) == 2
-    assert fq.count_extinct(freq, 100) == 3
+def test_js_divergence_matches_scipy_and_stays_finite_when_a_class_vanishes():
+    from scipy.spatial.distance import jensenshannon
+
+    p, q = np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.25, 0.25, 0.25, 0.25])
+    assert fq.js_divergence(p, q) == pytest.approx(jensenshannon(p, q) ** 2, rel=1e-12)
+    assert fq.js_divergence(np.array([1.0, 0]), np.array([0, 1.0])) == pytest.approx(np.log(2))
+    assert np.isnan(fq.js_divergence(np.full(4, np.nan), q))

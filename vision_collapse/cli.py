@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("run", type=Path, help="a run folder")
     export.add_argument("--generation", type=int, required=True, metavar="G")
     export.add_argument("dir", type=Path, help="an empty or new folder: DIR/<class>/<n>.png")
+    evaluate = sub.add_parser("evaluate", help="measure a folder of images against a run's or config's real data")
+    evaluate.add_argument("images", type=Path, help="IMAGES/<class>/<image> (intended classes) or a flat folder")
+    evaluate.add_argument("--reference", type=Path, required=True, metavar="CONFIG_OR_RUN",
+                          help="a run folder (its judge and floors) or a YAML config")
+    evaluate.add_argument("--out", type=Path, help="where metrics.csv and summary.csv go (default IMAGES_evaluation)")
     return parser
 
 
@@ -183,6 +188,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    """vision-collapse evaluate IMAGES --reference CONFIG_OR_RUN [--out DIR]."""
+    from vision_collapse.loop.evaluate_images import evaluate_folder
+
+    out = args.out or args.images.with_name(args.images.name + "_evaluation")
+    s = evaluate_folder(args.images, args.reference, out).summary
+    print(f"fid vs original {s['fid_vs_original']:.2f}, at labels {s['fid_at_labels']:.2f} (real floor p95 "
+          f"{s['fid_at_labels_floor_p95']:.2f}); head share {s['head_share']:.3f}, tail share {s['tail_share']:.3f} "
+          f"of {s['recognised_count']} recognised; unrecognisable {s['unrecognisable_share']:.3f}")
+    print(f"wrote the per-class and summary tables into {out}")
+    return 0
+
+
 def cmd_plot(args) -> int:
     """vision-collapse plot RUN."""
     from vision_collapse.viz.plots import draw_plots
@@ -199,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot,
+        commands = {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot, "evaluate": cmd_evaluate,
                     "compare": cmd_compare, "export": cmd_export, "report": cmd_report}
         return commands[args.command](args)
     except UserError as exc:

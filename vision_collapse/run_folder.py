@@ -31,7 +31,11 @@ CONFIG = "config.yaml"
 RUN_INFO = "run.json"  # software versions, device and precision of every session that worked on the run
 METRICS = "metrics.csv"  # one row per (generation, class)
 SUMMARY = "summary.csv"  # one row per generation
-JUDGE = "judge.json"
+JUDGE = "judge.json"  # the judge's held-out quality and the hash of its weights
+JUDGE_WEIGHTS = "judge.pt"  # the judge itself, copied in at the first start so a resume cannot retrain it
+FLOORS = "floors.csv"  # per-class FID and KID noise floors at the evaluation size, computed once per run
+CHANCE = "chance.csv"  # head, tail and class shares against the neutral-drift chain, per generation
+BASELINE = "baseline.csv"  # the real subset measured exactly like a generation
 DATA = "data.json"  # the real data: dataset, root, classes, counts per split, skipped files
 LABELLER = "labeller.pt"  # the pseudo-labeller's weights, when loop.label_source or curation needs one
 LABELLER_REPORT = "labeller.json"
@@ -88,6 +92,15 @@ def finished_generations(run: Path) -> list[int]:
 def mark_done(folder: Path) -> None:
     """Write the DONE marker: everything else in `folder` is complete."""
     atomic_write_text(Path(folder) / DONE, "")
+
+
+def unmark_from(run: Path, generation: int) -> None:
+    """Remove the DONE of `generation`, of every later one and of the run, before `generation` is recomputed."""
+    # Later generations learnt from the samples about to be replaced; a kill mid-way must not leave them "done".
+    (Path(run) / DONE).unlink(missing_ok=True)
+    for folder in Path(run).glob("gen_*"):
+        if folder.is_dir() and folder.name[4:].isdigit() and int(folder.name[4:]) >= generation:
+            (folder / DONE).unlink(missing_ok=True)
 
 
 # -- multi-seed folders ---------------------------------------------------------------------------------------

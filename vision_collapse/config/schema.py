@@ -59,6 +59,9 @@ class DataConfig:
     skip_corrupt: bool = False  # skip unreadable images (listed in RUN/data.json) instead of stopping
     classes: tuple[str, ...] = ()  # keep only these classes, by name; () keeps all
     test_fraction: float = 0.2  # digits and imagefolder: share of each class held out (others use the official split)
+    # Share of each class's training pool the judge never trains on: noise floors, the judge's confusion matrix
+    # and the recognition thresholds are measured on it, so they are like-for-like with generated samples.
+    calibration_fraction: float = 0.5
     # 'exp' (CIFAR-LT: n_c = n_max (1/IF)^(rank/(C-1))), 'step' (first floor(C/2) ranks n_max, the rest n_max/IF),
     # 'dominant' (the head holds dominant_share, the rest split the remainder evenly), 'custom' (data.custom),
     # or 'none' (every class n_max)
@@ -74,6 +77,8 @@ class DataConfig:
     def __post_init__(self):
         check_choices(self, "data")
         _check(0 < self.test_fraction < 1, "data.test_fraction must lie in (0, 1), e.g. data.test_fraction=0.2")
+        _check(0 < self.calibration_fraction < 1,
+               "data.calibration_fraction must lie in (0, 1), e.g. data.calibration_fraction=0.5")
         _check(self.imbalance_factor >= 1, "data.imbalance_factor must be >= 1 (1 means balanced)")
         _check(self.n_max >= 0, "data.n_max must be >= 0 (0 means as many as possible)")
         _check(self.resolution >= 0, "data.resolution must be >= 0 (0 keeps the dataset default)")
@@ -215,12 +220,17 @@ class EvalConfig:
     grid_per_class: int = 10  # samples per class row in grid.png
     # Conditional models: evaluation samples drawn per class at this fixed count, apart from the training
     # draw, so a fading class can still be measured (per-class FID, KID, PRDC, label fidelity).
-    # Unconditional models are evaluated on the first this many of their samples the judge puts in each class.
+    # Unconditional models are evaluated on the first this many recognised samples the judge puts in each class;
+    # a class with fewer gets no per-class quality numbers that generation (every generation at the same n).
     samples_per_class: int = 50
     # Generation-wide KID, precision, recall, density and coverage use a seeded random subset of at most
     # this many samples (FID and class frequencies use every sample), so memory stays bounded.
     max_features: int = 10000
-    floor_repeats: int = 3  # random half-splits averaged into each class's fid_floor
+    # Noise floors: draws of real calibration images (never seen by the judge) at the evaluation size, against the
+    # same test images; their median and 95th percentile are the floor band.
+    floor_draws: int = 50
+    min_recognised: int = 20  # fewer recognised samples: class shares, entropy and divergences are NaN
+    chance_chains: int = 2000  # simulated neutral (Wright-Fisher) chains behind the chance bands
     kid_subset_size: int = 100  # images per KID subset (capped by the smaller set)
     kid_subsets: int = 20  # subsets whose MMD^2 gives KID's mean and standard deviation
     prdc_k: int = 5  # nearest neighbours for precision, recall, density and coverage
@@ -236,8 +246,11 @@ class EvalConfig:
         _check(self.grid_per_class >= 1, "eval.grid_per_class must be >= 1")
         _check(self.samples_per_class >= 2, "eval.samples_per_class must be >= 2")
         _check(self.max_features >= 10, "eval.max_features must be >= 10")
-        _check(min(self.floor_repeats, self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
-               "eval.floor_repeats, kid_subset_size, kid_subsets and prdc_k must be >= 1")
+        _check(self.floor_draws >= 10 and self.chance_chains >= 100,
+               "eval.floor_draws must be >= 10 and eval.chance_chains >= 100")
+        _check(self.min_recognised >= 1, "eval.min_recognised must be >= 1")
+        _check(min(self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
+               "eval.kid_subset_size, kid_subsets and prdc_k must be >= 1")
         _check(0.5 < self.recognisable_quantile < 1, "eval.recognisable_quantile must lie in (0.5, 1), e.g. 0.99")
 
 

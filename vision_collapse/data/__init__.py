@@ -14,8 +14,10 @@ from vision_collapse.data import cifar10, digits, fashion_mnist, imagefolder, ox
 from vision_collapse.data.cache import cached_dataset
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.data.imbalance import build_imbalanced_subset, unknown_class_message
-from vision_collapse.data.source import DatasetReader, materialise
+from vision_collapse.data.source import DatasetReader, materialise, split_per_class
 from vision_collapse.errors import UserError
+
+CALIBRATION_SEED = 1  # fixed, so runs of every seed share one judge and one calibration split
 
 READERS: dict[str, DatasetReader] = {
     m.NAME: m for m in (digits, fashion_mnist, cifar10, stanford_dogs, oxford_pets, imagefolder)
@@ -26,9 +28,11 @@ READERS: dict[str, DatasetReader] = {
 class RealData:
     """The real images of one experiment."""
 
-    pool: LabelledImages  # every real training image of the chosen classes (the judge learns from all of them)
+    pool: LabelledImages  # every real training image of the chosen classes (the imbalanced subset is drawn here)
     test: LabelledImages  # held out, never trained on; the FID reference
     subset: LabelledImages  # the imbalanced training set of generation 0
+    judge_pool: LabelledImages  # the part of the pool the judge trains on
+    calibration: LabelledImages  # the rest: never seen by the judge; floors, confusion and recognition thresholds
     info: dict = field(default_factory=dict)  # where the data came from, for RUN/data.json
 
 
@@ -85,15 +89,23 @@ def load_real_data(cfg: DataConfig, seed: int) -> RealData:
         if n_test == 0:
             raise UserError(f"class {name!r} has no held-out test images; raise data.test_fraction or add images")
     subset = build_imbalanced_subset(pool, cfg, seed)
+    judge_pool, calibration = split_per_class(pool, cfg.calibration_fraction, CALIBRATION_SEED)
     info = {**info, "classes": list(pool.class_names), "pool_counts": pool.class_counts().tolist(),
-            "test_counts": test.class_counts().tolist(), "subset_counts": subset.class_counts().tolist()}
-    return RealData(pool, test, subset, info)
+            "test_counts": test.class_counts().tolist(), "subset_counts": subset.class_counts().tolist(),
+            "calibration_counts": calibration.class_counts().tolist()}
+    real = RealData(pool, test, subset, judge_pool, calibration, info)
+    return RealData(pool, test, subset, judge_pool, calibration, {**info, "fingerprint": data_fingerprint(real)})
 
 
 def data_fingerprint(real: RealData) -> str:
-    """A hash of the real pool and test split (ids, labels and pixels): what a cached judge was trained on."""
+    """A hash of the judge's pool, the calibration and test splits and the subset: what a resume must match."""
+    return hash_images(real.judge_pool, real.calibration, real.test, real.subset)
+
+
+def hash_images(*parts: LabelledImages) -> str:
+    """A hash of the ids, labels and pixels of some image sets."""
     h = hashlib.sha256()
-    for part in (real.pool, real.test):
+    for part in parts:
         h.update("\n".join(part.ids).encode())
         h.update(part.labels.numpy().tobytes())
         h.update(part.images.numpy().tobytes())

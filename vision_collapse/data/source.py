@@ -54,9 +54,10 @@ class DatasetReader(Protocol):
         """A few facts for `vision-collapse datasets`, cheaply, without decoding."""
 
 
-def split_per_class(everything: LabelledImages, test_fraction: float) -> tuple[LabelledImages, LabelledImages]:
+def split_per_class(everything: LabelledImages, test_fraction: float,
+                    seed: int = SPLIT_SEED) -> tuple[LabelledImages, LabelledImages]:
     """(train, test) with round(test_fraction * n_c) of each class held out, the same every time."""
-    rng = np.random.default_rng(SPLIT_SEED)
+    rng = np.random.default_rng(seed)
     labels = everything.labels.numpy()
     test = []
     for c in range(everything.num_classes):

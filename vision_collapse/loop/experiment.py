@@ -8,19 +8,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
-from vision_collapse.data import data_fingerprint, load_real_data
+from vision_collapse.data import load_real_data
+from vision_collapse.loop.evaluate_images import evaluate_images
 from vision_collapse.loop.generation import run_generation
+from vision_collapse.loop.instrument import check_same_data, floors_in, observed, run_judge, write_chance_table
 from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.metrics.backbone import feature_extractor
-from vision_collapse.metrics.classifier import classifier_report, load_or_train_judge
+from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
 from vision_collapse.models.training import uses_bf16
 from vision_collapse.runtime import runtime
@@ -50,12 +51,12 @@ def session_info(cfg: ExperimentConfig) -> dict:
 
 
 def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
-    """Train or load the judge (and the pseudo-labeller), record their quality, and measure the real data."""
+    """Load the run's judge (and the pseudo-labeller), record their quality, and measure the real data."""
     rt = runtime()
-    # The judge depends only on the real pool and split, not on the imbalance, so all such runs share it.
-    judge = rt.main_first(lambda: load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)}))
-    note = "trained on every real training image (not the imbalanced subset); measured on the held-out test split"
-    report = classifier_report(judge, real.pool.class_names, note)
+    judge, digest = run_judge(run, real, cfg)
+    note = (f"trained on {len(real.judge_pool)} real training images (the calibration split of "
+            f"{len(real.calibration)} is held out from it); accuracy measured on the held-out test split")
+    report = {**classifier_report(judge, real.pool.class_names, note), "weights_sha256": digest}
     rt.on_main(lambda: rf.write_json(run / rf.JUDGE, report))
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
     if report["unreliable_classes"]:
@@ -64,25 +65,26 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     labeller = rt.main_first(lambda: load_or_train_labeller(run, real, cfg)) if needs_labeller(cfg) else None
     if labeller is not None:
         log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
-    return build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg)
+    return build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg, floors_in(run))
 
 
-def read_gen0_calibrated(run: Path) -> np.ndarray | None:
-    """Generation 0's calibrated class frequencies from its metrics.csv, or None before it has finished."""
-    if not (rf.generation_dir(run, 0) / rf.DONE).is_file():
-        return None
-    rows = [r for r in rf.read_table(rf.generation_dir(run, 0) / rf.METRICS) if int(r["class_index"]) >= 0]
-    return np.array([float(r["gen_freq_calibrated"]) for r in rows])
+def write_baseline(run: Path, cfg: ExperimentConfig, ref: Reference) -> None:
+    """RUN/baseline.csv: the real subset measured exactly like a generation, once per run."""
+    if not (run / rf.BASELINE).is_file():
+        labels = ref.real.labels if cfg.conditional else None
+        summary = evaluate_images(ref.real.images, labels, ref, cfg).summary
+        rf.write_csv(run / rf.BASELINE, [{**summary, "generation": rf.REAL}])
 
 
-def finish_generation(run: Path, generation: int, after_generation: AfterGeneration | None) -> None:
+def finish_generation(run: Path, cfg: ExperimentConfig, ref: Reference, generation: int,
+                      after_generation: AfterGeneration | None) -> None:
     """Rebuild the run's tables with this generation, let the caller draw, then mark the generation DONE."""
-    rf.write_run_tables(run, list(range(generation + 1)))
+    generations = list(range(generation + 1))
+    rf.write_run_tables(run, generations)
+    write_chance_table(run, cfg, ref, generations)
     if after_generation is not None:
         after_generation(run, generation)
     rf.mark_done(rf.generation_dir(run, generation))
-
-
 def run_experiment(
     cfg: ExperimentConfig,
     run: Path,  # the run folder: created, or resumed when it holds the same config
@@ -104,10 +106,12 @@ def run_experiment(
     rt.on_main(lambda: rf.prepare_run_folder(cfg, run, force))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    rt.on_main(lambda: check_same_data(run, real.info))  # a resume must measure the same data
     rt.on_main(lambda: (rf.write_json(run / rf.DATA, real.info), rf.record_session(run, session_info(cfg))))
     if real.info.get("skipped"):
         log(f"skipped {len(real.info['skipped'])} unreadable image(s), listed in {run / rf.DATA}")
     ref = prepare_reference(cfg, run, real, log)
+    rt.on_main(lambda: write_baseline(run, cfg, ref))
 
     history = []  # labelled samples of each finished generation
     done = set(rf.finished_generations(run))
@@ -116,19 +120,28 @@ def run_experiment(
     for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None if rt.is_main else True):
         folder = rf.generation_dir(run, g)
         if g not in done:
+            rt.on_main(lambda: rf.unmark_from(run, g))
             gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
-            s = run_generation(gen, ref, read_gen0_calibrated(run))
-            rt.on_main(lambda: finish_generation(run, g, after_generation))
+            previous = [observed(rf.read_table(rf.generation_dir(run, k) / rf.METRICS), cfg.conditional)
+                        for k in range(g)] if rt.is_main else []
+            s = run_generation(gen, ref, previous, log)
+            rt.on_main(lambda: finish_generation(run, cfg, ref, g, after_generation))
             if s is not None:  # the main process's summary row
-                log(f"gen {g}: fid {s['fid']:.2f}  head share {s['head_share']:.3f}  tail share "
-                    f"{s['tail_share']:.3f} (calibrated {s['tail_share_calibrated']:.3f})  unrecognisable "
-                    f"{s['unrecognisable_share']:.3f}  train {s['train_seconds']:.0f}s  "
-                    f"sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s")
+                log(summary_line(g, s))
         # Read back from disk on every process: the next generation learns from exactly what was written.
         history.append(rf.load_samples(folder)[0])
 
     rt.on_main(lambda: (rf.write_run_tables(run, rf.finished_generations(run)), rf.mark_done(run)))
     return run
+
+
+def summary_line(g: int, s: dict) -> str:
+    """The console's line for a finished generation; shares are over recognised samples."""
+    band = lambda k: "beyond chance" if s[f"{k}_beyond_chance"] else "within chance"  # noqa: E731
+    return (f"gen {g}: fid vs original {s['fid_vs_original']:.1f}, at labels {s['fid_at_labels']:.1f} "
+            f"(real floor p95 {s['fid_at_labels_floor_p95']:.1f})  head share {s['head_share']:.3f} ({band('head')})  "
+            f"tail share {s['tail_share']:.3f} ({band('tail')})  unrecognisable {s['unrecognisable_share']:.3f}  "
+            f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s")
 
 
 def _silent(*_args, **_kwargs) -> None:

@@ -6,15 +6,19 @@ import math
 import time
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
+from vision_collapse.loop.evaluate_images import write_tables
+from vision_collapse.loop.instrument import chance_against
 from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
+from vision_collapse.metrics.chance import observed_shares
 from vision_collapse.metrics.classifier import Prediction
-from vision_collapse.metrics.evaluate import EvalSet, GenerationResult, Reference, measure
+from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
 from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
 from vision_collapse.models.training import batch_generator
@@ -79,8 +83,8 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
 
 
 def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | None, ref: Reference) -> EvalSet | None:
-    """Conditional: eval.samples_per_class fresh samples per class; unconditional: the first samples the judge
-    puts in each class. Main process only; None elsewhere."""
+    """Conditional: eval.samples_per_class fresh samples per class; unconditional: the first recognised samples
+    the judge puts in each class. Main process only; None elsewhere."""
     if not gen.cfg.conditional:
         if stats is None:
             return None
@@ -94,24 +98,18 @@ def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | 
     return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]))
 
 
-def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet, gen0_calibrated,
-                      seconds: dict, eval_start: float) -> dict:
+def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet | None,
+                      previous: list[np.ndarray], seconds: dict, eval_start: float, log) -> dict:
     """The main process's part: measure the generation, write its tables, and return its summary row."""
     rng = torch.Generator().manual_seed(gen.seed("metrics"))
-    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, gen0_calibrated, rng)
+    now = stats.carried if gen.cfg.conditional else stats.recognised
+    chance = [r for r in chance_against(gen.cfg, ref, [*previous, observed_shares(now)]) if r.generation == gen.index]
+    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, chance)
+    for line in result.warnings:
+        log(f"warning: {line}")
     result.summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)
-    write_result(gen, result)
+    write_tables(gen.folder, result, gen.train_set.class_names)
     return result.summary
-
-
-def write_result(gen: Generation, result: GenerationResult) -> None:
-    """The generation's tables: metrics.csv, summary.csv and, when conditional, confusion.csv."""
-    if result.confusion is not None:
-        names = list(gen.train_set.class_names) + [rf.UNRECOGNISABLE]
-        rf.write_csv(gen.folder / rf.CONFUSION, [{"conditioning": names[c], **dict(zip(names, row.tolist()))}
-                                                 for c, row in enumerate(result.confusion)])
-    rf.write_csv(gen.folder / rf.METRICS, result.rows)
-    rf.write_csv(gen.folder / rf.SUMMARY, [result.summary])
 
 
 def keep_model(gen: Generation, model: GenerativeModel, losses: list[float]) -> None:
@@ -121,11 +119,11 @@ def keep_model(gen: Generation, model: GenerativeModel, losses: list[float]) -> 
     (gen.folder / rf.CHECKPOINT).unlink(missing_ok=True)
 
 
-def run_generation(gen: Generation, ref: Reference, gen0_calibrated=None) -> dict | None:
+def run_generation(gen: Generation, ref: Reference, previous: list[np.ndarray] = (), log=print) -> dict | None:
     """Train, sample, judge, measure and write one generation's folder (all but its DONE marker); its summary
     row on the main process, None on the others (which only share the work).
 
-    gen0_calibrated: generation 0's calibrated class frequencies, None while measuring generation 0 itself.
+    previous: the observed histograms of generations 0 .. g-1 (what the chance chain is checked against).
     """
     rt = runtime()
     rt.on_main(lambda: rf.write_csv(gen.folder / rf.MANIFEST, build_manifest(gen)))
@@ -146,4 +144,4 @@ def run_generation(gen: Generation, ref: Reference, gen0_calibrated=None) -> dic
     evaluated = draw_eval_set(gen, model, stats, ref)
 
     # -- measure and write (main process; a failure there stops every process) -----------------------------------
-    return rt.on_main(lambda: measure_and_write(gen, ref, stats, evaluated, gen0_calibrated, seconds, start))
+    return rt.on_main(lambda: measure_and_write(gen, ref, stats, evaluated, list(previous), seconds, start, log))

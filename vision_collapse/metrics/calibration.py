@@ -27,3 +27,36 @@ def calibrated_frequencies(judged_freq: np.ndarray, confusion: np.ndarray) -> np
     """Solve C q = p by least squares and project q onto the simplex: the class prior behind judged shares p."""
     q, *_ = np.linalg.lstsq(confusion, np.asarray(judged_freq, dtype=np.float64), rcond=None)
     return project_to_simplex(q)
+
+
+def condition_number(confusion: np.ndarray) -> float:
+    """2-norm condition number of the confusion matrix: how much BBSE amplifies noise in the judged shares."""
+    return float(np.linalg.cond(confusion))
+
+
+def calibrated_interval(
+    judged_counts: np.ndarray,  # recognised samples per judged class
+    calibration_true: np.ndarray,  # true classes of the calibration images the confusion matrix is fitted on
+    calibration_judged: np.ndarray,  # the judge's labels for them
+    boots: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the calibrated shares, resampling both the samples and the calibration set.
+
+    Each replicate redraws the judged counts (multinomial on the observed shares) and the calibration images
+    (with replacement within each true class), refits the confusion matrix and solves again.
+    """
+    num, total = len(judged_counts), int(np.sum(judged_counts))
+    if total == 0:
+        nan = np.full(num, np.nan)
+        return nan, nan
+    p = np.asarray(judged_counts, dtype=float) / total
+    by_class = [np.flatnonzero(calibration_true == c) for c in range(num)]
+    out = np.empty((boots, num))
+    for b in range(boots):
+        pick = np.concatenate([rng.choice(rows, len(rows)) for rows in by_class if len(rows)])
+        confusion = confusion_matrix(calibration_true[pick], calibration_judged[pick], num)
+        out[b] = calibrated_frequencies(rng.multinomial(total, p) / total, confusion)
+    tail = (1 - level) / 2
+    return np.quantile(out, tail, axis=0), np.quantile(out, 1 - tail, axis=0)

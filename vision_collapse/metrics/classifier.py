@@ -19,7 +19,7 @@ from vision_collapse.data.images import LabelledImages, to_model_range
 from vision_collapse.files import atomic_torch_save, cache_dir
 from vision_collapse.runtime import compute_device
 
-JUDGE_VERSION = 1  # bump when the architecture or training changes, so stale cached judges are not reused
+JUDGE_VERSION = 2  # bump when the architecture or training changes, so stale cached judges are not reused
 RELIABLE_RECALL = 0.8  # per-class held-out recall below which the judge's counts of a class are not trusted
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
 
@@ -87,17 +87,19 @@ def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConf
     """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the layers' initialisation draws from the global generator
-    net = ClassifierNet(train.images.shape[1], train.num_classes, cfg.width)
+    device = compute_device()  # on a GPU too: a 60,000-image judge takes many minutes on the CPU
+    net = ClassifierNet(train.images.shape[1], train.num_classes, cfg.width).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    x_all = to_model_range(train.images)
+    x_all, y_all = to_model_range(train.images.to(device)), train.labels.to(device)
     net.train()
     for _ in tqdm(range(cfg.epochs), desc=desc, leave=False, disable=None):
         for idx in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
-            loss = F.cross_entropy(net(x_all[idx]), train.labels[idx])
+            idx = idx.to(device)
+            loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    judge = Classifier(net.eval(), 0.0, [])
+    judge = Classifier(net.cpu().eval(), 0.0, [])
     judged = judge.predict(test.images).labels
     truth = test.labels.numpy()
     hits = judged.numpy() == truth

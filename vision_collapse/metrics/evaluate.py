@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -10,16 +10,26 @@ import torch
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
+from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.metrics import frequencies as fq
-from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
+from vision_collapse.metrics.calibration import (
+    calibrated_frequencies,
+    calibrated_interval,
+    condition_number,
+    confusion_matrix,
+)
+from vision_collapse.metrics.chance import ChanceRow
 from vision_collapse.metrics.classifier import Classifier, Prediction
-from vision_collapse.metrics.fid import frechet_distance, gaussian_stats, per_class_fid
-from vision_collapse.metrics.floor import fid_floor
+from vision_collapse.metrics.fid import fid_from_features, frechet_distance, grouped
+from vision_collapse.metrics.floor import Band, class_floors, global_floor
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
+from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_matched_subset
 from vision_collapse.metrics.recognise import Recogniser
 from vision_collapse.metrics.stream import SampleStats
+
+BOOTSTRAPS = 200  # replicates of the calibrated-share interval
 
 
 @dataclass(frozen=True)
@@ -29,12 +39,18 @@ class Reference:
     real: LabelledImages  # the generation-0 imbalanced subset
     judge: Classifier
     features: Callable[[torch.Tensor], torch.Tensor] | None  # images -> backbone features; None: the judge's
-    test_features: torch.Tensor  # backbone features of the held-out real test images
-    test_labels: torch.Tensor
-    backbone_by_class: list[torch.Tensor]  # backbone features of every real image (pool and test) of each class
-    confusion: np.ndarray  # judge's P(judged i | true j) on the held-out test images
+    test_by_class: list[torch.Tensor]  # backbone features of the held-out test images, per class
+    calibration_by_class: list[torch.Tensor]  # backbone features of the calibration images, per class
+    calibration_true: np.ndarray  # true classes of the calibration images
+    calibration_judged: np.ndarray  # the judge's labels for them
+    confusion: np.ndarray  # judge's P(judged i | true j) on the calibration images
     recogniser: Recogniser
+    floors: list[dict]  # class_floors at eval.samples_per_class (RUN/floors.csv)
     labeller: Classifier | None = None  # the pseudo-labeller, when the config asks for one
+    prior: np.ndarray = field(init=False)  # class shares of the real subset
+
+    def __post_init__(self):
+        object.__setattr__(self, "prior", fq.shares(self.real.class_counts()))
 
 
 @dataclass(frozen=True)
@@ -53,21 +69,29 @@ def judge_and_features(judge: Classifier, features, images: torch.Tensor) -> tup
     return judged, judged.features if features is None else features(images)
 
 
-def build_reference(real, judge: Classifier, labeller: Classifier | None, features, cfg: ExperimentConfig) -> Reference:
-    """Test features, per-class real features, the judge's confusion and the recognition thresholds.
+def build_reference(real: RealData, judge: Classifier, labeller: Classifier | None, features, cfg: ExperimentConfig,
+                    floors: Callable[[Callable[[], list[dict]]], list[dict]] = lambda compute: compute()) -> Reference:
+    """Test and calibration features, the judge's confusion, the recognition thresholds and the class floors.
 
-    `features` maps images to backbone features, or is None when the judge itself is the backbone.
+    `features` maps images to backbone features, or is None when the judge itself is the backbone. `floors`
+    receives the function computing the class floors, so a caller can keep them (RUN/floors.csv) instead.
     """
-    test_pred, test_feats = judge_and_features(judge, features, real.test.images)
-    pool_pred, pool_feats = judge_and_features(judge, features, real.pool.images)
-    both = torch.cat([pool_feats, test_feats])
-    labels = torch.cat([real.pool.labels, real.test.labels])
-    by_class = [both[labels == c] for c in range(real.pool.num_classes)]
-    confusion = confusion_matrix(real.test.labels.numpy(), test_pred.labels.numpy(), real.pool.num_classes)
-    judge_by_class = [pool_pred.features[real.pool.labels == c] for c in range(real.pool.num_classes)]
-    recogniser = Recogniser.fit(test_pred.probs, test_pred.features, judge_by_class, cfg.eval.recognisable_quantile)
-    return Reference(real.subset, judge, features, test_feats, real.test.labels, by_class, confusion, recogniser,
-                     labeller)
+    num = real.pool.num_classes
+    _, test_feats = judge_and_features(judge, features, real.test.images)
+    cal_pred, cal_feats = judge_and_features(judge, features, real.calibration.images)
+    seen = judge.predict(real.judge_pool.images)
+    judge_by_class = grouped(seen.features, real.judge_pool.labels, num)
+    # Confusion and thresholds on images the judge never trained on: calibration, not its own training set.
+    confusion = confusion_matrix(real.calibration.labels.numpy(), cal_pred.labels.numpy(), num)
+    recogniser = Recogniser.fit(cal_pred.probs, cal_pred.features, judge_by_class, cfg.eval.recognisable_quantile)
+    test_by_class = grouped(test_feats, real.test.labels, num)
+    cal_by_class = grouped(cal_feats, real.calibration.labels, num)
+    ev = cfg.eval
+    rng = torch.Generator().manual_seed(cfg.seed * 1000 + 17)
+    table = floors(lambda: class_floors(cal_by_class, test_by_class, ev.samples_per_class, ev.floor_draws,
+                                        ev.kid_subset_size, ev.kid_subsets, rng))
+    return Reference(real.subset, judge, features, test_by_class, cal_by_class, real.calibration.labels.numpy(),
+                     cal_pred.labels.numpy(), confusion, recogniser, table, labeller)
 
 
 @dataclass(frozen=True)
@@ -77,77 +101,152 @@ class GenerationResult:
     rows: list[dict]  # metrics.csv: one row per class, then the unrecognisable row
     summary: dict  # summary.csv's row
     confusion: np.ndarray | None  # conditioning x judged counts (last column: unrecognisable); None if unconditional
+    warnings: list[str] = field(default_factory=list)  # one line each, for the console
+
+
+def class_frequencies(stats: SampleStats, ref: Reference, min_recognised: int, rng: np.random.Generator) -> dict:
+    """Judged and calibrated shares over recognised samples, with a bootstrap interval; NaN below the minimum."""
+    num, total = len(stats.recognised), int(stats.recognised.sum())
+    if total < min_recognised:
+        nan = np.full(num, np.nan)
+        return {"judged": nan, "calibrated": nan, "low": nan, "high": nan, "total": total}
+    judged = fq.shares(stats.recognised)
+    low, high = calibrated_interval(stats.recognised, ref.calibration_true, ref.calibration_judged, BOOTSTRAPS, rng)
+    return {"judged": judged, "calibrated": calibrated_frequencies(judged, ref.confusion), "low": low, "high": high,
+            "total": total}
+
+
+def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, eval_set: EvalSet | None,
+               ref: Reference, cfg: ExperimentConfig, freq: dict, rng: torch.Generator) -> list[dict]:
+    """The per-class table's rows: one per class, then the unrecognisable row."""
+    ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
+    head, _ = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
+    n = ev.samples_per_class
+    nan = float("nan")
+    verdicts = eval_verdict(eval_set, ref) if eval_set is not None else None
+    rows = []
+    for c in range(num):
+        mine = eval_set.classes == c if eval_set is not None else torch.zeros(0, dtype=torch.bool)
+        count = int(mine.sum())
+        real_c = ref.test_by_class[c]
+        row = {"generation": generation, "class_index": c, "class_name": names[c],
+               "train_count": int(train_set.class_counts()[c]), "sample_count": int(stats.carried[c]),
+               "recognised_count": int(stats.recognised[c]), "unrecognised_count": int(stats.rejected[c]),
+               "gen_freq": freq["judged"][c], "gen_freq_calibrated": freq["calibrated"][c],
+               "calibrated_low": freq["low"][c], "calibrated_high": freq["high"][c], "eval_count": count}
+        floor = {k: ref.floors[c][k] for k in ("fid_floor_median", "fid_floor_p95", "kid_floor_median", "kid_floor_p95")}
+        # Every generation at the same n: a class with fewer evaluation samples gets no quality numbers.
+        if count >= n:
+            feats = eval_set.features[mine][:n]
+            k_mean, k_std = kid(feats, real_c, ev.kid_subset_size, ev.kid_subsets, rng)
+            quality = {"fid": fid_from_features(feats, real_c), **floor, "kid": k_mean, "kid_std": k_std,
+                       **prdc(real_c, feats, ev.prdc_k)}
+        else:
+            quality = {"fid": nan, **floor, "kid": nan, "kid_std": nan,
+                       "precision": nan, "recall": nan, "density": nan, "coverage": nan}
+        verdict = verdicts[mine] if verdicts is not None else torch.zeros(0, dtype=torch.long)
+        conditional = eval_set is not None and eval_set.conditioning is not None and count > 0
+        redundant = not conditional or c == head  # unconditional: 0 or label fidelity; head row: label fidelity
+        rows.append({**row, **quality,
+                     "label_fidelity": float((verdict == c).double().mean()) if conditional else nan,
+                     "to_head": nan if redundant else float((verdict == head).double().mean()),
+                     "to_head_real": nan if c == head else float(ref.confusion[head, c])})
+    rows.append({**{k: nan for k in rows[0]}, "generation": generation, "class_index": -1,
+                 "class_name": rf.UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
+                 "recognised_count": 0, "unrecognised_count": stats.unrecognised})
+    return rows  # the unrecognisable row counts rejected samples; its share is summary's unrecognisable_share
+
+
+def eval_verdict(eval_set: EvalSet, ref: Reference) -> torch.Tensor:
+    """The judge's verdict on each evaluation sample, with unrecognisable ones as class C."""
+    rejected = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
+    return torch.from_numpy(np.where(rejected, len(ref.test_by_class), eval_set.judged.labels.numpy()))
+
+
+def global_quality(stats: SampleStats, mix: np.ndarray, ref: Reference, cfg: ExperimentConfig,
+                   rng: torch.Generator) -> dict:
+    """FID against the real subset's prior and against the generation's own class mix, with floors; KID and
+    PRDC against a prior-matched real reference."""
+    ev, nan = cfg.eval, float("nan")
+    original = mixture_moments(ref.test_by_class, ref.prior)
+    out = {"fid_vs_original": nan, "fid_at_labels": nan}
+    if stats.seen > 1:
+        moments = stats.moments()
+        out["fid_vs_original"] = frechet_distance(*moments, *original)
+        if np.isfinite(mix).all() and mix.sum() > 0:
+            out["fid_at_labels"] = frechet_distance(*moments, *mixture_moments(ref.test_by_class, mix))
+    band = global_floor(ref.calibration_by_class, original, counts_for(ref.prior, stats.seen), ev.floor_draws, rng)
+    out.update(fid_vs_original_floor_median=band.median, fid_vs_original_floor_p95=band.p95)
+    band = Band(nan, nan)
+    if np.isfinite(out["fid_at_labels"]):
+        band = global_floor(ref.calibration_by_class, mixture_moments(ref.test_by_class, mix),
+                            counts_for(mix, stats.seen), ev.floor_draws, rng)
+    out.update(fid_at_labels_floor_median=band.median, fid_at_labels_floor_p95=band.p95)
+    subset = stats.feature_subset()
+    real = prior_matched_subset(ref.test_by_class, ref.prior, rng, ev.max_features)
+    k_mean, k_std = kid(subset, real, ev.kid_subset_size, ev.kid_subsets, rng)
+    return {**out, "kid_vs_original": k_mean, "kid_std": k_std, **prdc(real, subset, ev.prdc_k)}
 
 
 def measure(
     generation: int,
     train_set: LabelledImages,
     stats: SampleStats,  # what was accumulated over the generation's samples (the next training set)
-    eval_set: EvalSet,
+    eval_set: EvalSet | None,
     ref: Reference,
     cfg: ExperimentConfig,
-    gen0_calibrated: np.ndarray | None,  # generation 0's calibrated frequencies; None for generation 0 itself
-    rng: torch.Generator,  # draws KID subsets and noise-floor splits
+    rng: torch.Generator,  # draws KID subsets, floors and bootstrap replicates
+    chance: list[ChanceRow] = (),  # this generation's rows against the neutral chain; () when none
 ) -> GenerationResult:
     """Per-class rows, the summary row and the conditioning x judged confusion of one generation."""
-    ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
-    unrecognisable = stats.unrecognisable_share
-    recognisable = fq.shares(stats.recognised)
-    gen_freq = recognisable * (1 - unrecognisable)  # shares of all samples
-    calibrated = calibrated_frequencies(recognisable, ref.confusion)
+    ev, num = cfg.eval, train_set.num_classes
+    np_rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=rng)))
+    freq = class_frequencies(stats, ref, ev.min_recognised, np_rng)
+    warnings, enough = [], freq["total"] >= ev.min_recognised
+    if not enough:
+        warnings.append(f"generation {generation}: only {freq['total']} recognised sample(s), fewer than "
+                        f"eval.min_recognised={ev.min_recognised}; class shares, entropy and divergences are NaN")
+    rows = class_rows(generation, train_set, stats, eval_set, ref, cfg, freq, rng)
     head, tail = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
-
-    eval_counts = np.bincount(eval_set.classes.numpy(), minlength=num)
-    # The judge's verdict on each evaluation sample, with unrecognisable ones as class `num`.
-    rejected = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
-    verdict = torch.from_numpy(np.where(rejected, num, eval_set.judged.labels.numpy()))
-    fids = per_class_fid(eval_set.features, eval_set.classes, ref.test_features, ref.test_labels, num)
-    train_counts, sample_counts = train_set.class_counts(), stats.carried
-    rows = []
-    for c in range(num):
-        mine = eval_set.classes == c
-        real_c = ref.test_features[ref.test_labels == c]
-        k_mean, k_std = kid(eval_set.features[mine], real_c, ev.kid_subset_size, ev.kid_subsets, rng)
-        judged_c = verdict[mine]
-        conditional = eval_set.conditioning is not None and len(judged_c)
-        rows.append({
-            "generation": generation, "class_index": c, "class_name": names[c],
-            "train_count": int(train_counts[c]), "sample_count": int(sample_counts[c]),
-            "gen_freq": gen_freq[c], "gen_freq_recognisable": recognisable[c], "gen_freq_calibrated": calibrated[c],
-            "eval_count": int(eval_counts[c]), "fid": fids[c],
-            "fid_floor": fid_floor(ref.backbone_by_class[c], int(eval_counts[c]), ev.floor_repeats, rng),
-            "kid": k_mean, "kid_std": k_std,
-            **prdc(real_c, eval_set.features[mine], ev.prdc_k),
-            "label_fidelity": float((judged_c == c).double().mean()) if conditional else float("nan"),
-            "to_head": float((judged_c == head).double().mean()) if len(judged_c) else float("nan"),
-        })
-    rows.append({**{k: float("nan") for k in rows[0]}, "generation": generation, "class_index": -1,
-                 "class_name": rf.UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
-                 "gen_freq": unrecognisable})
-
-    head_share, tail_share = fq.head_and_tail_shares(gen_freq, head, tail)
+    # The class mix FID is matched to: the labels asked for, or (unconditional) what the judge recognised.
+    mix = fq.shares(stats.conditioned) if cfg.conditional else freq["judged"]
+    calibrated, upper = freq["calibrated"], freq["high"]
+    head_share, tail_share = fq.head_and_tail_shares(freq["judged"], head, tail)
     head_cal, tail_cal = fq.head_and_tail_shares(calibrated, head, tail)
-    reference = calibrated if gen0_calibrated is None else gen0_calibrated
-    subset = stats.feature_subset()
-    k_mean, k_std = kid(subset, ref.test_features, ev.kid_subset_size, ev.kid_subsets, rng)
-    real_items = sum(rf.is_real(i) for i in train_set.ids)
+    fids = np.array([r["fid"] for r in rows[:num]], dtype=float)
     summary = {
-        "generation": generation,
-        "fid": frechet_distance(*stats.moments(), *gaussian_stats(ref.test_features)) if stats.seen > 1 else float("nan"),
-        "kid": k_mean, "kid_std": k_std,
-        **prdc(ref.test_features, subset, ev.prdc_k),
+        "generation": generation, "recognised_count": freq["total"],
+        "unrecognisable_share": stats.unrecognisable_share,
+        **global_quality(stats, mix, ref, cfg, rng),
+        "fid_macro": float(np.nanmean(fids)) if np.isfinite(fids).any() else float("nan"),
         "head_share": head_share, "tail_share": tail_share,
         "head_share_calibrated": head_cal, "tail_share_calibrated": tail_cal,
-        "unrecognisable_share": unrecognisable,
-        "entropy": fq.entropy(calibrated),
-        "kl_to_gen0": fq.kl_divergence(calibrated, reference),
-        "tv_to_gen0": fq.total_variation(calibrated, reference),
-        "extinct_classes": fq.count_extinct(calibrated, stats.seen),
+        "entropy": fq.entropy(calibrated) if enough else float("nan"),
+        "kl_real_to_gen": fq.kl_divergence(ref.prior, calibrated),
+        "js_to_real": fq.js_divergence(calibrated, ref.prior),
+        "tv_to_real": fq.total_variation(calibrated, ref.prior),
+        "extinct_labels": int((stats.carried == 0).sum()),
+        "extinct_judged": int((upper < 0.5 / freq["total"]).sum()) if enough else float("nan"),
+        "confusion_condition": condition_number(ref.confusion),
+        **chance_columns(chance),
         "train_size": len(train_set),
-        "real_fraction": real_items / len(train_set),
+        "real_fraction": sum(rf.is_real(i) for i in train_set.ids) / len(train_set) if len(train_set) else float("nan"),
     }
     confusion = None
-    if eval_set.conditioning is not None:
+    if eval_set is not None and eval_set.conditioning is not None:
         confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
-        np.add.at(confusion, (eval_set.conditioning.numpy(), verdict.numpy()), 1)
-    return GenerationResult(rows, summary, confusion)
+        np.add.at(confusion, (eval_set.conditioning.numpy(), eval_verdict(eval_set, ref).numpy()), 1)
+    return GenerationResult(rows, summary, confusion, warnings)
+
+
+def chance_columns(chance: list[ChanceRow]) -> dict:
+    """Summary columns for head and tail against the neutral chain's 95% band."""
+    out = {}
+    for quantity in ("head_share", "tail_share"):
+        row = next((r for r in chance if r.quantity == quantity), None)
+        name = quantity.removesuffix("_share")
+        out.update({f"{name}_chance_low": row.low if row else float("nan"),
+                    f"{name}_chance_high": row.high if row else float("nan"),
+                    f"{name}_chance_p": row.p_value if row else float("nan"),
+                    f"{name}_beyond_chance": row.beyond if row else False})
+    return out

@@ -46,6 +46,9 @@ def total_variation(freq: np.ndarray, reference: np.ndarray) -> float:
     return float(0.5 * np.abs(freq - reference).sum())
 
 
-def count_extinct(freq: np.ndarray, n: int) -> int:
-    """Classes whose share is below half a sample out of `n`: none of them would be expected to appear."""
-    return int((freq < 0.5 / n).sum())
+def js_divergence(freq: np.ndarray, reference: np.ndarray) -> float:
+    """Jensen–Shannon divergence in nats: bounded by log 2, and finite when a class is absent from either."""
+    p, q = np.asarray(freq, dtype=float), np.asarray(reference, dtype=float)
+    m = (p + q) / 2
+    part = lambda a: float(np.sum(a[a > 0] * np.log(a[a > 0] / m[a > 0])))  # noqa: E731
+    return 0.5 * part(p) + 0.5 * part(q) if np.isfinite(p).all() else float("nan")

@@ -49,7 +49,7 @@ class SampleStats:
         num_classes: int,
         recogniser: Recogniser,
         max_features: int,  # size of the feature subset KID and PRDC use
-        eval_per_class: int,  # first samples kept per judged class as the evaluation set; 0: none
+        eval_per_class: int,  # first recognised samples kept per judged class as the evaluation set; 0: none
         generator: torch.Generator,  # picks the feature subset
     ):
         self.n, self.num_classes, self.recogniser = n, num_classes, recogniser
@@ -59,7 +59,9 @@ class SampleStats:
         self.seen = 0
         self.unrecognised = 0  # samples the recogniser rejects
         self.recognised = np.zeros(num_classes, dtype=np.int64)  # judged class counts of recognisable samples
+        self.rejected = np.zeros(num_classes, dtype=np.int64)  # judged class counts of unrecognisable samples
         self.carried = np.zeros(num_classes, dtype=np.int64)  # counts of the labels carried on
+        self.conditioned = np.zeros(num_classes, dtype=np.int64)  # counts of the conditioning labels
         self.shift: torch.Tensor | None = None  # first shard's mean: sums around it keep float64 accurate
         self.sum: torch.Tensor | None = None
         self.outer: torch.Tensor | None = None
@@ -72,7 +74,10 @@ class SampleStats:
         rejected = self.recogniser.unrecognisable(judged.probs, judged.features)
         self.unrecognised += int(rejected.sum())
         self.recognised += np.bincount(judged.labels.numpy()[~rejected], minlength=self.num_classes)
+        self.rejected += np.bincount(judged.labels.numpy()[rejected], minlength=self.num_classes)
         self.carried += np.bincount(shard.carried.numpy(), minlength=self.num_classes)
+        if shard.conditioning is not None:
+            self.conditioned += np.bincount(shard.conditioning.numpy(), minlength=self.num_classes)
         x = shard.features.double()
         if self.shift is None:
             self.shift = x.mean(0)
@@ -84,7 +89,7 @@ class SampleStats:
         self.subset.append(x[self.in_subset[self.seen : self.seen + len(x)]])
         for c in range(self.num_classes):
             room = self.eval_per_class - sum(len(e[0]) for e in self.eval[c])
-            mine = (judged.labels == c).nonzero().squeeze(1)[:max(room, 0)]
+            mine = ((judged.labels == c) & torch.from_numpy(~rejected)).nonzero().squeeze(1)[:max(room, 0)]
             if len(mine):
                 self.eval[c].append((judged.labels[mine], judged.features[mine], judged.probs[mine], x[mine]))
         self.seen += len(x)
@@ -107,5 +112,9 @@ class SampleStats:
     def eval_parts(self) -> tuple[torch.Tensor, Prediction, torch.Tensor]:
         """(class of each, the judge's view, backbone features) of the kept evaluation samples, class by class."""
         parts = [p for c in range(self.num_classes) for p in self.eval[c]]
+        if not parts:
+            dim = self.shift.shape[0] if self.shift is not None else 0
+            empty = torch.zeros(0, dtype=torch.long)
+            return empty, Prediction(empty, torch.zeros(0, 0), torch.zeros(0, self.num_classes)), torch.zeros(0, dim)
         labels, feats, probs, backbone = (torch.cat(list(t)) for t in zip(*parts))
         return labels, Prediction(labels, feats, probs), backbone

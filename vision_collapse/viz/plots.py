@@ -33,23 +33,19 @@ def class_colours(n: int):
 
 
 def plot_class_frequency(rows: list[dict], path: Path) -> None:
-    """Stacked area of judged class frequency by generation, the real subset's shares as a reference bar."""
+    """Stacked area of judged class shares of recognised samples by generation, the real subset's as a bar."""
     gens, names, freq = metric_table(rows, "gen_freq")
     _, _, train = metric_table(rows, "train_count")
     real = train[0] / train[0].sum()  # generation 0 trains on the real imbalanced subset
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colours = class_colours(len(names))
     xs = np.array(gens, dtype=float)
-    layers, labels, layer_colours = list(np.nan_to_num(freq).T), list(names), list(colours)
-    lost = [float(r["gen_freq"]) for r in rows if r["class_name"] == rf.UNRECOGNISABLE]
-    if len(lost) == len(gens):  # the samples the judge recognises as no class, stacked on top in grey
-        layers, labels, layer_colours = layers + [np.array(lost)], labels + [rf.UNRECOGNISABLE], layer_colours + ["0.8"]
-    ax.stackplot(xs, layers, labels=labels, colors=layer_colours, alpha=0.9)
+    ax.stackplot(xs, list(np.nan_to_num(freq).T), labels=list(names), colors=colours, alpha=0.9)
     ax.bar([xs[0] - 0.75] * len(names), real, width=0.35, bottom=np.r_[0, np.cumsum(real)[:-1]], color=colours)
     ax.text(xs[0] - 0.75, 1.01, "real", ha="center", va="bottom", fontsize=8)
-    ax.set(xlabel="generation", ylabel="judged class share", ylim=(0, 1.06), xlim=(xs[0] - 1, xs[-1] + 0.05))
+    ax.set(xlabel="generation", ylabel="share of recognised samples", ylim=(0, 1.06), xlim=(xs[0] - 1, xs[-1] + 0.05))
     ax.set_xticks(gens)
-    ax.set_title("Class frequency of samples, as judged by the reference classifier")
+    ax.set_title("Class frequency of recognised samples, as judged (unrecognisable: see shares.png)")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="class")
     save_figure(fig, path)
 
@@ -58,22 +54,57 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
     """Per-class FID by generation, one line per class; the head and rarest classes stand out."""
     gens, names, fid = metric_table(rows, "fid")
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    if "fid_floor" in rows[0]:
-        # What FID reads between two real samples of the same size: a class near its floor is as good as
-        # FID can tell; the band spans the classes' floors, dotted lines mark each class's own.
-        _, _, floor = metric_table(rows, "fid_floor")
-        ax.fill_between(gens, np.nanmin(floor, axis=1), np.nanmax(floor, axis=1), color="0.85",
-                        label="noise floor (range)")
+    if "fid_floor_p95" in rows[0]:
+        # What FID reads for unseen real images at the same size against the same test images: the band spans
+        # the classes' medians to their 95th percentiles; dotted lines mark each class's own 95th percentile.
+        _, _, median = metric_table(rows, "fid_floor_median")
+        _, _, p95 = metric_table(rows, "fid_floor_p95")
+        if np.isfinite(p95).any():
+            ax.fill_between(gens, np.nanmin(median, axis=1), np.nanmax(p95, axis=1), color="0.85",
+                            label="real-image floor (median to p95)")
         for c, colour in enumerate(class_colours(len(names))):
-            ax.plot(gens, floor[:, c], ls=":", lw=0.8, color=colour)
+            ax.plot(gens, p95[:, c], ls=":", lw=0.8, color=colour)
     for c, (name, colour) in enumerate(zip(names, class_colours(len(names)))):
         ax.plot(gens, fid[:, c], marker="o", ms=3, color=colour, label=name)
     ax.set(xlabel="generation", ylabel="FID vs real test images of the class (judge features)")
     ax.set_xticks(gens)
     if np.nanmin(fid, initial=np.inf) > 0:
         ax.set_yscale("log")
-    ax.set_title("Per-class FID (missing points: fewer than 2 samples)")
+    ax.set_title("Per-class FID (missing points: fewer than eval.samples_per_class samples)")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="class")
+    save_figure(fig, path)
+
+
+def plot_chance(rows: list[dict], path: Path) -> None:
+    """Head and tail share against the neutral-drift chain's 95% band: outside it, drift exceeds chance."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, quantity in zip(axes, ("head_share", "tail_share")):
+        mine = [r for r in rows if r["quantity"] == quantity]
+        gens = [int(r["generation"]) for r in mine]
+        low, high, seen = ([float(r[k]) for r in mine] for k in ("low", "high", "observed"))
+        ax.fill_between(gens, low, high, color="0.85", label="neutral drift, 95%")
+        ax.plot(gens, seen, marker="o", color="C3" if quantity == "tail_share" else "C0", label="observed")
+        beyond = [g for g, r in zip(gens, mine) if r["beyond"] == "True"]
+        ax.plot(beyond, [seen[gens.index(g)] for g in beyond], "k*", ms=10, label="beyond chance")
+        ax.set(xlabel="generation", ylabel=quantity.replace("_", " "), title=quantity.replace("_", " "))
+        ax.set_xticks(gens)
+        ax.legend(fontsize=7)
+    fig.suptitle("Drift against chance alone (the tracked histogram: labels, or recognised judgements)")
+    save_figure(fig, path)
+
+
+def plot_global_fid(rows: list[dict], path: Path) -> None:
+    """FID against the real prior, at the generation's own labels, and the per-class mean, with the real floor."""
+    gens = [int(r["generation"]) for r in rows]
+    series = lambda k: [float(r[k]) for r in rows]  # noqa: E731
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.fill_between(gens, series("fid_at_labels_floor_median"), series("fid_at_labels_floor_p95"), color="0.85",
+                    label="real images at the same labels (median to p95)")
+    for key in ("fid_vs_original", "fid_at_labels", "fid_macro"):
+        ax.plot(gens, series(key), marker="o", ms=3, label=key)
+    ax.set(xlabel="generation", ylabel="FID (judge features)", title="FID: drift plus quality, quality alone")
+    ax.set_xticks(gens)
+    ax.legend(fontsize=8)
     save_figure(fig, path)
 
 
@@ -188,6 +219,9 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
                              "unrecognisable_share") for v in run_series(run, m, False).values()}
     if shares:
         emit("shares", lambda p: plot_bands(shares, p, "share of samples", f"Head and tail share ({seeds})"))
+    if not multi and (run / rf.CHANCE).is_file():
+        emit("chance", lambda p: plot_chance(rf.read_table(run / rf.CHANCE), p))
+        emit("fid", lambda p: plot_global_fid(rf.read_table(run / rf.SUMMARY), p))
     quality = {m: v for m in ("precision", "recall", "density", "coverage") for v in run_series(run, m, False).values()}
     if quality:
         emit("precision_recall",

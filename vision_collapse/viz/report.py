@@ -57,10 +57,16 @@ def warnings(run: Path) -> list[str]:
         out.append(f"The judge recalls only {judge['per_class_recall'][name]:.2f} of held-out class {name!r} "
                    f"(below {RELIABLE_RECALL}): its frequencies and label fidelity are unreliable.")
     for r in rf.read_table(run / rf.METRICS):
-        if "fid_floor" in r and np.isfinite(float(r["fid"])) and float(r["fid"]) <= float(r["fid_floor"]):
-            out.append(f"Generation {r['generation']}, class {r['class_name']!r}: FID {float(r['fid']):.1f} is "
-                       f"at or below its noise floor {float(r['fid_floor']):.1f}; it cannot be told from real data.")
+        fid, floor = float(r.get("fid", "nan")), float(r.get("fid_floor_p95", "nan"))
+        if np.isfinite(fid) and np.isfinite(floor) and fid <= floor:
+            out.append(f"Generation {r['generation']}, class {r['class_name']!r}: FID {fid:.1f} is within the 95th "
+                       f"percentile ({floor:.1f}) of unseen real images at the same size; it cannot be told from "
+                       "real data.")
     for r in rf.read_table(run / rf.SUMMARY):
+        for side in ("head", "tail"):
+            if r.get(f"{side}_beyond_chance") == "True":
+                out.append(f"Generation {r['generation']}: the {side} share lies outside the 95% band of neutral "
+                           f"drift (p = {float(r[f'{side}_chance_p']):.3f}); chance alone rarely moves it this far.")
         if float(r.get("unrecognisable_share", 0)) > 0.5:
             out.append(f"Generation {r['generation']}: {float(r['unrecognisable_share']):.0%} of samples are "
                        "unrecognisable; class frequencies rest on the rest.")

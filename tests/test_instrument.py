@@ -1,0 +1,157 @@
+"""The instrument checks itself: real images read as real, chance drift reads as chance, nothing reads as a
+perfect histogram, and a resume cannot change what measures the run."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from vision_collapse import run_folder as rf
+from vision_collapse.config import load_config
+from vision_collapse.data import load_real_data
+from vision_collapse.errors import UserError
+from vision_collapse.loop.evaluate_images import evaluate_images
+from vision_collapse.loop.experiment import prepare_reference, run_experiment
+from vision_collapse.metrics.chance import NeutralLoop, chance_rows, neutral_chain
+from vision_collapse.metrics.prior import counts_for
+from vision_collapse.metrics.recognise import Recogniser
+
+from helpers import FAST_GMM
+
+
+def test_neutral_chains_leave_the_band_about_five_percent_of_the_time_and_selection_is_flagged():
+    real = np.array([139, 110, 80, 51, 36, 26, 16, 8, 2, 1]) / 469
+    loop = NeutralLoop(real, 469)
+    band = neutral_chain(loop, 6, 4000, np.random.default_rng(0))
+    rng, outside, checks = np.random.default_rng(1), 0, 0
+    for _ in range(150):  # independent neutral chains, drawn here with numpy alone
+        shares, observed = real, []
+        for _ in range(6):
+            shares = rng.multinomial(469, shares) / 469
+            observed.append(shares)
+        rows = [r for r in chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"))
+                if r.quantity in ("head_share", "tail_share")]
+        outside += sum(r.beyond for r in rows)
+        checks += len(rows)
+    rate = outside / checks  # 1,800 checks: a binomial standard error of about 0.005 around 0.05
+    assert 0.03 <= rate <= 0.075
+    # Selection toward the head: each generation the head's weight grows by 30% before resampling.
+    shares, observed = real, []
+    for _ in range(6):
+        weights = shares * np.r_[1.3, np.ones(9)]
+        shares = rng.multinomial(469, weights / weights.sum()) / 469
+        observed.append(shares)
+    rows = chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"))
+    head = [r for r in rows if r.quantity == "head_share"]
+    assert all(r.beyond for r in head[3:]) and head[-1].p_value < 0.01
+
+
+@pytest.fixture(scope="module")
+def digits_reference():
+    """The default config (a fast judge), its real data and its reference, floors at n = 30."""
+    cfg = load_config(None, ["eval.samples_per_class=30", "judge.epochs=10"])
+    real = load_real_data(cfg.data, cfg.seed)
+    return cfg, real, prepare_reference(cfg, _scratch(), real, lambda *_: None)
+
+
+def _scratch():
+    """A throwaway run folder for the reference's judge and floors."""
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp())
+
+
+def _calibration_draw(real, counts, seed):
+    """counts[c] calibration images of each class (never seen by the judge), with their labels."""
+    g = torch.Generator().manual_seed(seed)
+    picks = [torch.nonzero(real.calibration.labels == c).squeeze(1) for c in range(real.pool.num_classes)]
+    index = torch.cat([p[torch.randperm(len(p), generator=g)[:k]] for p, k in zip(picks, counts)])
+    return real.calibration.images[index], real.calibration.labels[index]
+
+
+def test_unseen_real_images_read_as_real(digits_reference):
+    cfg, real, ref = digits_reference
+    images, labels = _calibration_draw(real, [30] * 10, seed=5)
+    result = evaluate_images(images, labels, ref, cfg, seed=3)
+    rows, s = result.rows[:10], result.summary
+    within = [r["fid"] <= r["fid_floor_p95"] for r in rows]
+    assert np.mean(within) >= 0.9, [(round(r["fid"], 1), round(r["fid_floor_p95"], 1)) for r in rows]
+    assert s["fid_at_labels"] <= s["fid_at_labels_floor_p95"]
+    assert s["extinct_labels"] == 0 and s["extinct_judged"] == 0
+    # With the real subset's class profile, head and tail sit inside the band of chance drift.
+    profile = counts_for(ref.prior, 200)
+    assert profile.min() >= 1
+    images, labels = _calibration_draw(real, profile, seed=6)
+    s = evaluate_images(images, labels, ref, cfg, seed=4).summary
+    assert not s["head_beyond_chance"] and not s["tail_beyond_chance"]
+    assert s["extinct_labels"] == 0 and s["extinct_judged"] == 0
+    assert s["recognised_count"] == pytest.approx(200, abs=8)
+
+
+def test_nothing_recognised_gives_nan_shares_and_a_warning(digits_reference):
+    cfg, real, ref = digits_reference
+    rejects_all = replace(ref, recogniser=Recogniser(2.0, float("inf"), ref.recogniser.train_features_by_class))
+    images, labels = _calibration_draw(real, [10] * 10, seed=7)
+    result = evaluate_images(images, None, rejects_all, cfg)
+    s = result.summary
+    assert s["recognised_count"] == 0 and s["unrecognisable_share"] == 1
+    for key in ("head_share", "tail_share", "head_share_calibrated", "entropy", "js_to_real", "kl_real_to_gen",
+                "extinct_judged"):
+        assert np.isnan(s[key]), key  # not a uniform, maximum-entropy histogram
+    assert all(np.isnan(r["gen_freq_calibrated"]) for r in result.rows[:10])
+    assert any("recognised" in w and "NaN" in w for w in result.warnings)
+
+
+def test_recomputing_a_generation_unmarks_later_ones_and_resumes_byte_identical(tmp_path):
+    cfg = load_config("configs/quick.yaml", FAST_GMM)
+    run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)
+    before = (run / rf.METRICS).read_bytes()
+    judge_hash = rf.read_json(run / rf.JUDGE)["weights_sha256"]
+    assert (run / rf.JUDGE_WEIGHTS).is_file() and (run / rf.FLOORS).is_file() and (run / rf.BASELINE).is_file()
+    (rf.generation_dir(run, 0) / rf.DONE).unlink()  # generation 0 must be recomputed
+
+    def killed(folder, generation):
+        assert not (rf.generation_dir(folder, 1) / rf.DONE).exists()  # already unmarked: it learnt from gen 0
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, run, log=lambda *_: None, after_generation=killed)
+    assert rf.finished_generations(run) == [] and not (run / rf.DONE).exists()
+    run_experiment(cfg, run, log=lambda *_: None)
+    assert (run / rf.METRICS).read_bytes() == before
+    assert rf.read_json(run / rf.JUDGE)["weights_sha256"] == judge_hash
+
+
+def test_a_resume_on_other_data_is_refused_with_the_difference(tmp_path):
+    cfg = load_config("configs/quick.yaml", [*FAST_GMM, "loop.generations=1"])
+    run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)
+    info = rf.read_json(run / rf.DATA)
+    rf.write_json(run / rf.DATA, {**info, "fingerprint": "0" * 64})  # as if the files changed under the run
+    with pytest.raises(UserError, match="started on other data"):
+        run_experiment(cfg, run, log=lambda *_: None)
+    rf.write_json(run / rf.DATA, {**info, "subset_counts": [1] * 10})
+    with pytest.raises(UserError, match="subset_counts"):
+        run_experiment(cfg, run, log=lambda *_: None)
+
+
+@pytest.mark.slow
+def test_evaluate_measures_exported_samples_exactly_like_their_generation(make_run, tmp_path, capsys):
+    from vision_collapse.cli import main
+
+    from helpers import rows
+
+    run = make_run()
+    assert main(["export", str(run), "--generation", "0", str(tmp_path / "gen0")]) == 0
+    assert main(["evaluate", str(tmp_path / "gen0"), "--reference", str(run), "--out", str(tmp_path / "eval")]) == 0
+    got, want = rows(tmp_path / "eval" / rf.SUMMARY)[0], rows(rf.generation_dir(run, 0) / rf.SUMMARY)[0]
+    # The same images against the run's own judge and reference: the same numbers.
+    assert got["recognised_count"] == want["recognised_count"]
+    for key in ("fid_vs_original", "fid_at_labels", "head_share", "unrecognisable_share"):
+        assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-6), key
+    (tmp_path / "gen0" / "zebra").mkdir()
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "gen0"), "--reference", str(run), "--out", str(tmp_path / "e2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'zebra'" in err[0] and "not a class" in err[0]
