@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+# Fewer noise-floor draws, chance chains and KID subsets: the instrument's numbers, only coarser.
+LIGHT_EVAL = ["eval.floor_draws=10", "eval.chance_chains=200", "eval.kid_subsets=5"]
+
 # A whole run in seconds: Gaussian mixtures instead of diffusion, and small evaluation settings.
 FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-            "eval.samples_per_class=10", "eval.kid_subsets=2", "eval.floor_draws=10", "eval.chance_chains=200"]
+            "eval.samples_per_class=10", *LIGHT_EVAL, "eval.kid_subsets=2"]
 
 # A tiny 8x8 diffusion run: a 2-level UNet of widths 8 and 16, a few steps of everything.
 TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
-                  "train.batch_size=16", "judge.epochs=2", "loop.generations=2"]
+                  "train.batch_size=16", "judge.epochs=2", "loop.generations=2", *LIGHT_EVAL]
 
 
 def rows(path: Path) -> list[dict]:

@@ -9,6 +9,7 @@ from PIL import Image
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 
+from helpers import LIGHT_EVAL
 from helpers import rows as _rows
 
 pytestmark = pytest.mark.slow
@@ -22,6 +23,7 @@ TINY = [
     "train.batch_size=16",
     "judge.epochs=2",
     "loop.generations=2",
+    *LIGHT_EVAL,
 ]
 
 
@@ -48,21 +50,29 @@ def test_run_folder_layout(tiny_run):
 def test_metrics_and_summary_columns(tiny_run):
     rows = _rows(tiny_run / "metrics.csv")
     assert len(rows) == 2 * 11  # ten classes and the unrecognisable bin
-    assert {"generation", "class_index", "class_name", "train_count", "gen_freq", "gen_freq_recognisable",
-            "gen_freq_calibrated", "fid", "fid_floor", "kid", "kid_std", "precision", "recall", "density",
-            "coverage", "label_fidelity", "to_head", "eval_count"} <= set(rows[0])
+    assert {"generation", "class_index", "class_name", "train_count", "recognised_count", "unrecognised_count",
+            "gen_freq", "gen_freq_calibrated", "calibrated_low", "calibrated_high", "fid", "fid_floor_median",
+            "fid_floor_p95", "kid", "kid_std", "kid_floor_p95", "precision", "recall", "density", "coverage",
+            "label_fidelity", "to_head", "to_head_real", "eval_count"} <= set(rows[0])
     summary = _rows(tiny_run / "summary.csv")
     assert [s["generation"] for s in summary] == ["0", "1"]
-    assert {"generation", "fid", "kid", "head_share", "tail_share", "head_share_calibrated",
-            "tail_share_calibrated", "unrecognisable_share", "entropy", "kl_to_gen0", "tv_to_gen0",
-            "extinct_classes", "train_seconds", "sample_seconds"} <= set(summary[0])
+    assert {"generation", "recognised_count", "fid_vs_original", "fid_at_labels", "fid_at_labels_floor_p95",
+            "fid_macro", "kid_vs_original", "head_share", "tail_share", "head_share_calibrated",
+            "tail_share_calibrated", "unrecognisable_share", "entropy", "kl_real_to_gen", "js_to_real", "tv_to_real",
+            "extinct_labels", "extinct_judged", "head_beyond_chance", "tail_chance_p", "train_seconds",
+            "sample_seconds"} <= set(summary[0])
     for g in (0, 1):
         mine = [r for r in rows if r["generation"] == str(g)]
         classes = [r for r in mine if r["class_name"] != "unrecognisable"]
-        lost = [float(r["gen_freq"]) for r in mine if r["class_name"] == "unrecognisable"]
-        assert abs(sum(float(r["gen_freq"]) for r in mine) - 1) < 1e-6
-        assert abs(lost[0] - float(summary[g]["unrecognisable_share"])) < 1e-7
-        for column in ("gen_freq_recognisable", "gen_freq_calibrated"):
+        lost = [int(r["unrecognised_count"]) for r in mine if r["class_name"] == "unrecognisable"]
+        recognised = sum(int(r["recognised_count"]) for r in classes)
+        # One denominator: class shares are over recognised samples; the rejected ones are counted apart.
+        assert recognised == int(summary[g]["recognised_count"])
+        assert lost[0] == sum(int(r["unrecognised_count"]) for r in classes)
+        assert abs(lost[0] / (lost[0] + recognised) - float(summary[g]["unrecognisable_share"])) < 1e-7
+        for r in classes:
+            assert float(r["gen_freq"]) == pytest.approx(int(r["recognised_count"]) / recognised, rel=1e-6)
+        for column in ("gen_freq", "gen_freq_calibrated"):
             assert abs(sum(float(r[column]) for r in classes) - 1) < 1e-6
         assert all(r["eval_count"] == "50" for r in classes)  # eval.samples_per_class, drawn per class
         confusion = _rows(tiny_run / f"gen_00{g}" / "confusion.csv")
@@ -73,17 +83,20 @@ def test_metrics_and_summary_columns(tiny_run):
 
 
 
-def test_divergences_to_generation_0_match_scipy(tiny_run):
+def test_divergences_to_the_real_prior_match_scipy(tiny_run):
+    from scipy.spatial.distance import jensenshannon
     from scipy.stats import entropy
 
     from vision_collapse.metrics.frequencies import FREQ_FLOOR
 
     rows = [r for r in _rows(tiny_run / "metrics.csv") if r["class_index"] != "-1"]
-    p0, p1 = (np.array([float(r["gen_freq_calibrated"]) for r in rows if r["generation"] == g]) for g in "01")
+    p1 = np.array([float(r["gen_freq_calibrated"]) for r in rows if r["generation"] == "1"])
+    real = np.array([int(r["train_count"]) for r in rows if r["generation"] == "0"], dtype=float)
+    real /= real.sum()  # generation 0 trains on the real subset
     summary = _rows(tiny_run / "summary.csv")[1]
-    assert not np.allclose(p0, p1)  # generation 1 moved, so the check below is not 0 == 0
-    assert float(summary["kl_to_gen0"]) == pytest.approx(entropy(p1 + FREQ_FLOOR, p0 + FREQ_FLOOR), rel=1e-6)
-    assert float(summary["tv_to_gen0"]) == pytest.approx(0.5 * np.abs(p1 - p0).sum(), rel=1e-6)
+    assert float(summary["kl_real_to_gen"]) == pytest.approx(entropy(real + FREQ_FLOOR, p1 + FREQ_FLOOR), rel=1e-6)
+    assert float(summary["js_to_real"]) == pytest.approx(jensenshannon(p1, real) ** 2, rel=1e-6)
+    assert float(summary["tv_to_real"]) == pytest.approx(0.5 * np.abs(p1 - real).sum(), rel=1e-6)
     assert float(summary["entropy"]) == pytest.approx(entropy(p1), rel=1e-6)
 
 

@@ -9,10 +9,13 @@ import time
 
 import pytest
 
+from helpers import LIGHT_EVAL
+
 pytestmark = pytest.mark.slow
 
 ARGS = ["model.channels=[8,16]", "model.sampling_steps=4", "model.guidance_scale=2", "train.steps=40",
-        "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=2"]
+        "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=2",
+        *LIGHT_EVAL]
 
 
 def _command(out):

@@ -9,11 +9,11 @@ import torch
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 from vision_collapse.config import config_from_yaml_text, load_config
-from vision_collapse.data import data_fingerprint, load_real_data
+from vision_collapse.data import load_real_data
 from vision_collapse.loop.labels import confidence, curate
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.classifier import load_classifier, load_or_train_judge
+from vision_collapse.metrics.classifier import load_classifier
 from vision_collapse.models import build_model, load_model
 
 from helpers import TINY_DIFFUSION as TINY
@@ -69,8 +69,7 @@ def test_pseudo_labeller_is_used_when_and_only_when_asked(tmp_path):
     gen1 = _rows(tagged / "gen_001" / "manifest.csv")
     assert np.bincount([int(r["label"]) for r in gen1], minlength=10).tolist() == np.bincount(again, minlength=10).tolist()
     # The labeller saw only the imbalanced subset, so it is a different (and worse) classifier than the judge.
-    real = load_real_data(cfg.data, cfg.seed)
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
+    judge = load_classifier(tagged / rf.JUDGE_WEIGHTS, 1, 10, cfg.judge)
     assert not torch.equal(labeller.net.head.weight, judge.net.head.weight)
 
 
@@ -90,7 +89,7 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
     assert 2 * n > cfg.loop.shard_size  # the candidates span shards, each drawn with its own seed
     images = torch.cat([model.sample(len(c), c, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample", k)))
                         for k, c in enumerate(cond.split(cfg.loop.shard_size))])
-    judge = load_or_train_judge(real.pool, real.test, cfg.judge, {"data": data_fingerprint(real)})
+    judge = load_classifier(run / rf.JUDGE_WEIGHTS, 1, 10, cfg.judge)  # the run's own judge
     p = judge.predict(images).probs.numpy()[np.arange(2 * n), cond.numpy()]
     top = np.sort(np.argsort(-p, kind="stable")[:n])
     assert np.array_equal(images.numpy()[top], z["images"])

@@ -13,7 +13,7 @@ from vision_collapse.viz.report import warnings
 pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
 
 PLOTS = ["class_frequency", "per_class_fid", "class_frequency_log", "heatmap_fid", "heatmap_kid", "shares",
-         "precision_recall"]
+         "chance", "fid", "precision_recall"]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_report_is_self_contained(run):
 def test_warnings_name_unreliable_classes_and_fid_at_its_floor(tmp_path):
     rf.atomic_write_text(tmp_path / rf.JUDGE, '{"unreliable_classes": ["7"], "per_class_recall": {"7": 0.61}}')
     rf.write_csv(tmp_path / rf.METRICS, [
-        {"generation": 0, "class_index": 0, "class_name": "a", "fid": 12.0, "fid_floor": 15.0},
-        {"generation": 0, "class_index": 1, "class_name": "b", "fid": 40.0, "fid_floor": 15.0},
+        {"generation": 0, "class_index": 0, "class_name": "a", "fid": 12.0, "fid_floor_p95": 15.0},
+        {"generation": 0, "class_index": 1, "class_name": "b", "fid": 40.0, "fid_floor_p95": 15.0},
     ])
     found = warnings(tmp_path)
     assert len(found) == 2 and "'7'" in found[0] and "0.61" in found[0] and "class 'a'" in found[1]
@@ -68,8 +68,8 @@ def test_tensorboard_logs_scalars_and_grids(make_run):
 
     run = make_run("log.tensorboard=true", name="tb")
     events = EventAccumulator(str(run / "tensorboard")).Reload()
-    fid = [(e.step, e.value) for e in events.Scalars("summary/fid")]
-    truth = [(int(r["generation"]), float(r["fid"])) for r in rf.read_table(run / rf.SUMMARY)]
+    fid = [(e.step, e.value) for e in events.Scalars("summary/fid_vs_original")]
+    truth = [(int(r["generation"]), float(r["fid_vs_original"])) for r in rf.read_table(run / rf.SUMMARY)]
     assert [s for s, _ in fid] == [g for g, _ in truth]
     assert all(abs(v - t) <= 1e-4 * abs(t) for (_, v), (_, t) in zip(fid, truth))
     assert [e.step for e in events.Images("grid")] == [0, 1]

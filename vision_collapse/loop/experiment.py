@@ -127,7 +127,7 @@ def run_experiment(
             s = run_generation(gen, ref, previous, log)
             rt.on_main(lambda: finish_generation(run, cfg, ref, g, after_generation))
             if s is not None:  # the main process's summary row
-                log(summary_line(g, s))
+                log(summary_line(g, s, cfg.conditional))
         # Read back from disk on every process: the next generation learns from exactly what was written.
         history.append(rf.load_samples(folder)[0])
 
@@ -135,12 +135,17 @@ def run_experiment(
     return run
 
 
-def summary_line(g: int, s: dict) -> str:
-    """The console's line for a finished generation; shares are over recognised samples."""
-    band = lambda k: "beyond chance" if s[f"{k}_beyond_chance"] else "within chance"  # noqa: E731
+def summary_line(g: int, s: dict, conditional: bool) -> str:
+    """The console's line for a finished generation; judged shares are over recognised samples."""
+    def share(k: str) -> str:
+        # A conditional run's chance band is about the labels it carries on, so say which share it judges.
+        band = "beyond chance" if s[f"{k}_beyond_chance"] else "within chance"
+        labels = f"labels {s[f'{k}_chance_observed']:.3f}, " if conditional else ""
+        return f"{k} share {s[f'{k}_share']:.3f} ({labels}{band})"
+
     return (f"gen {g}: fid vs original {s['fid_vs_original']:.1f}, at labels {s['fid_at_labels']:.1f} "
-            f"(real floor p95 {s['fid_at_labels_floor_p95']:.1f})  head share {s['head_share']:.3f} ({band('head')})  "
-            f"tail share {s['tail_share']:.3f} ({band('tail')})  unrecognisable {s['unrecognisable_share']:.3f}  "
+            f"(real floor p95 {s['fid_at_labels_floor_p95']:.1f})  {share('head')}  {share('tail')}  "
+            f"unrecognisable {s['unrecognisable_share']:.3f}  "
             f"train {s['train_seconds']:.0f}s  sample {s['sample_seconds']:.0f}s  eval {s['eval_seconds']:.0f}s")
 
 

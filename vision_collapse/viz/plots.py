@@ -84,7 +84,7 @@ def plot_chance(rows: list[dict], path: Path) -> None:
         low, high, seen = ([float(r[k]) for r in mine] for k in ("low", "high", "observed"))
         ax.fill_between(gens, low, high, color="0.85", label="neutral drift, 95%")
         ax.plot(gens, seen, marker="o", color="C3" if quantity == "tail_share" else "C0", label="observed")
-        beyond = [g for g, r in zip(gens, mine) if r["beyond"] == "True"]
+        beyond = [g for g, r in zip(gens, mine) if r["beyond"] == "1"]
         ax.plot(beyond, [seen[gens.index(g)] for g in beyond], "k*", ms=10, label="beyond chance")
         ax.set(xlabel="generation", ylabel=quantity.replace("_", " "), title=quantity.replace("_", " "))
         ax.set_xticks(gens)
@@ -134,7 +134,8 @@ def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: st
         ax.fill_between(v[:, 0], v[:, 2], v[:, 3], color=colour, alpha=0.15, linewidth=0)
     ax.set(xlabel="generation", ylabel=ylabel)
     ax.set_xticks(sorted({int(g) for v in series.values() for g in v[:, 0]}))
-    if log and all(np.nanmin(v[:, 1], initial=np.inf) > 0 for v in series.values()):
+    finite = [v[:, 1][np.isfinite(v[:, 1])] for v in series.values()]
+    if log and any(len(f) for f in finite) and all(f.min(initial=np.inf) > 0 for f in finite):
         ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)

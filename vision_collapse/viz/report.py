@@ -64,7 +64,7 @@ def warnings(run: Path) -> list[str]:
                        "real data.")
     for r in rf.read_table(run / rf.SUMMARY):
         for side in ("head", "tail"):
-            if r.get(f"{side}_beyond_chance") == "True":
+            if r.get(f"{side}_beyond_chance") == "1":
                 out.append(f"Generation {r['generation']}: the {side} share lies outside the 95% band of neutral "
                            f"drift (p = {float(r[f'{side}_chance_p']):.3f}); chance alone rarely moves it this far.")
         if float(r.get("unrecognisable_share", 0)) > 0.5:
