@@ -16,8 +16,8 @@ from vision_collapse.cli import main
 from helpers import LIGHT_EVAL
 
 # Several shards per generation, so both processes draw and judge some; a batch both can split evenly.
-TINY = ["loop.generations=2", "train.steps=60", "train.batch_size=64", "loop.shard_size=128",
-        "eval.samples_per_class=20", *LIGHT_EVAL]
+TINY = ["loop.generations=2", "model.channels=[8,16]", "train.steps=60", "train.batch_size=64", "loop.shard_size=128",
+        "eval.samples_per_class=20", "log.plots=false", *LIGHT_EVAL]
 
 
 def _free_port() -> int:

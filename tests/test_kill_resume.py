@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 ARGS = ["model.channels=[8,16]", "model.sampling_steps=4", "model.guidance_scale=2", "train.steps=40",
         "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=2",
-        *LIGHT_EVAL]
+        "log.plots=false", *LIGHT_EVAL]  # plots are redrawn from the tables, which are what is compared
 
 
 def _command(out):
@@ -35,9 +35,9 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path):
 
     rng = random.Random(0)
     interrupted = 0
-    # Five moments spread over the run (jittered strata), so kills land in loading, training, sampling,
+    # Four moments spread over the run (jittered strata), so kills land in loading, training, sampling,
     # metrics and writing; each killed run is re-run to completion and must match the reference exactly.
-    for i, stratum in enumerate((0.1, 0.25, 0.4, 0.55, 0.7)):
+    for i, stratum in enumerate((0.1, 0.3, 0.5, 0.7)):
         run = tmp_path / f"killed{i}"
         proc = subprocess.Popen(_command(run), env=_env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -53,4 +53,4 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path):
         assert (run / "DONE").is_file()
         leftovers = [p for p in run.rglob("*") if ".tmp" in p.name]
         assert not leftovers, leftovers
-    assert interrupted >= 4, f"only {interrupted} of 5 runs were interrupted; the kill moments came too late"
+    assert interrupted >= 3, f"only {interrupted} of 4 runs were interrupted; the kill moments came too late"

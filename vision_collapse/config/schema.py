@@ -259,6 +259,9 @@ class LogConfig:
     """What a run reports besides its tables."""
 
     tensorboard: bool = False  # also write each generation's scalars and grid for TensorBoard under RUN/tensorboard/
+    # Redraw RUN/plots/ after each generation; false saves seconds per generation in sweeps (draw them later
+    # with `vision-collapse plot RUN`).
+    plots: bool = True
 
 
 @dataclass(frozen=True)

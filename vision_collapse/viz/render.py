@@ -18,10 +18,12 @@ def draw_generation_grid(run: Path, generation: int, per_class: int):
 
 
 def render_generation(run: Path, generation: int) -> None:
-    """A generation's grid.png, the run's plots, and its TensorBoard events when log.tensorboard is set."""
+    """A generation's grid.png, the run's plots unless log.plots is off, and its TensorBoard events when
+    log.tensorboard is set."""
     cfg = rf.read_config(run)
     grid = draw_generation_grid(run, generation, cfg.eval.grid_per_class)
-    draw_plots(run)
+    if cfg.log.plots:
+        draw_plots(run)
     if cfg.log.tensorboard:
         from vision_collapse.viz.tensorboard import log_generation
 
