@@ -7,15 +7,17 @@ from pathlib import Path
 
 # Fewer noise-floor draws, chance chains and KID subsets: the instrument's numbers, only coarser.
 LIGHT_EVAL = ["eval.floor_draws=10", "eval.chance_chains=200", "eval.kid_subsets=5"]
+# ...and no plots redrawn after each generation, for runs whose plots no test reads.
+LIGHT_RUN = [*LIGHT_EVAL, "log.plots=false"]
 
-# A whole run in seconds: Gaussian mixtures instead of diffusion, small evaluation settings, and no plots
-# redrawn after each generation (tests that read plots draw them, or run without this list).
+# A whole run in seconds: Gaussian mixtures instead of diffusion, and a light run (tests that read plots draw
+# them, or run without this list).
 FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.generations=2",
-            "eval.samples_per_class=10", *LIGHT_EVAL, "eval.kid_subsets=2", "log.plots=false"]
+            "eval.samples_per_class=10", *LIGHT_RUN, "eval.kid_subsets=2"]
 
 # A tiny 8x8 diffusion run: a 2-level UNet of widths 8 and 16, a few steps of everything.
 TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
-                  "train.batch_size=16", "judge.epochs=2", "loop.generations=2", *LIGHT_EVAL, "log.plots=false"]
+                  "train.batch_size=16", "judge.epochs=2", "loop.generations=2", *LIGHT_RUN]
 
 
 def rows(path: Path) -> list[dict]:

@@ -13,11 +13,11 @@ import pytest
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 
-from helpers import LIGHT_EVAL
+from helpers import LIGHT_RUN
 
 # Several shards per generation, so both processes draw and judge some; a batch both can split evenly.
 TINY = ["loop.generations=2", "model.channels=[8,16]", "train.steps=60", "train.batch_size=64", "loop.shard_size=128",
-        "eval.samples_per_class=20", "log.plots=false", *LIGHT_EVAL]
+        "eval.samples_per_class=20", *LIGHT_RUN]
 
 
 def _free_port() -> int:

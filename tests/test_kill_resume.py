@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from helpers import LIGHT_EVAL
+from helpers import LIGHT_RUN
 
 pytestmark = pytest.mark.slow
 
 ARGS = ["model.channels=[8,16]", "model.sampling_steps=4", "model.guidance_scale=2", "train.steps=40",
         "train.batch_size=16", "train.checkpoint_every=10", "judge.epochs=2", "loop.generations=2",
-        "log.plots=false", *LIGHT_EVAL]  # plots are redrawn from the tables, which are what is compared
+        *LIGHT_RUN]  # plots are redrawn from the tables, which are what is compared
 
 
 def _command(out):

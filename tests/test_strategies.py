@@ -13,7 +13,7 @@ from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop.strategies import build_training_set, sampling_labels
 
-from helpers import LIGHT_EVAL
+from helpers import LIGHT_RUN
 
 
 def _fake_samples(real, generation):
@@ -87,7 +87,7 @@ def test_strategy_end_to_end_manifest(strategy, tmp_path):
     out = tmp_path / strategy
     tiny = ["model.channels=[8,16]", "model.sampling_steps=2", "train.steps=5", "train.batch_size=8",
             "judge.epochs=1", "loop.generations=3", f"loop.strategy={strategy}", "loop.real_fraction=0.25",
-            *LIGHT_EVAL, "log.plots=false"]
+            *LIGHT_RUN]
     assert main(["run", "configs/quick.yaml", *tiny, "--out", str(out)]) == 0
     with open(out / "gen_000" / "manifest.csv") as fh:
         n = len(list(csv.DictReader(fh)))

@@ -215,7 +215,10 @@ def atomic_save_dir(path: Path, save) -> None:
 
 
 def format_value(value) -> str:
-    """A CSV cell: floats at 8 significant digits so files are readable and stable."""
+    """A CSV cell: floats at 8 significant digits so files are readable and stable; flags as 1 or 0, so that
+    every column reads as a number (and a mean across seeds is a share)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
     if isinstance(value, (float, np.floating)):
         return "nan" if np.isnan(value) else format(float(value), ".8g")
     return str(value)

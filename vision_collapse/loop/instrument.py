@@ -93,5 +93,5 @@ def write_chance_table(run: Path, cfg: ExperimentConfig, ref: Reference, generat
     """RUN/chance.csv for the finished generations."""
     history = [observed(rf.read_table(rf.generation_dir(run, g) / rf.METRICS), cfg.conditional) for g in generations]
     rows = chance_against(cfg, ref, history) if history else []
-    rf.write_csv(Path(run) / rf.CHANCE, [{**vars(r), "beyond": int(r.beyond)} for r in rows],
+    rf.write_csv(Path(run) / rf.CHANCE, [{**vars(r), "beyond": r.beyond} for r in rows],
                  ["generation", "quantity", "observed", "low", "high", "p_value", "beyond"])

@@ -242,14 +242,13 @@ def measure(
 def chance_columns(chance: list[ChanceRow]) -> dict:
     """Summary columns for head and tail against the neutral chain's 95% band: the share the chain tracks
     (carried labels for conditional models, recognised judgements otherwise), the band, the tail probability,
-    and beyond (1 or 0, so that a mean across seeds is the share of seeds beyond chance)."""
+    and whether the share lies outside it."""
     out = {}
     for quantity in ("head_share", "tail_share"):
         row = next((r for r in chance if r.quantity == quantity), None)
+        nan = float("nan")
+        values = (row.observed, row.low, row.high, row.p_value, row.beyond) if row else (nan, nan, nan, nan, False)
         name = quantity.removesuffix("_share")
-        out.update({f"{name}_chance_observed": row.observed if row else float("nan"),
-                    f"{name}_chance_low": row.low if row else float("nan"),
-                    f"{name}_chance_high": row.high if row else float("nan"),
-                    f"{name}_chance_p": row.p_value if row else float("nan"),
-                    f"{name}_beyond_chance": int(row.beyond) if row else 0})
+        out.update(zip((f"{name}_chance_observed", f"{name}_chance_low", f"{name}_chance_high", f"{name}_chance_p",
+                        f"{name}_beyond_chance"), values))
     return out
