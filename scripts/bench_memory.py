@@ -40,7 +40,7 @@ def _measure(args) -> float:
     from vision_collapse.metrics.evaluate import build_reference, judge_and_features, measure
     from vision_collapse.metrics.stream import SampleStats, Shard
 
-    cfg = load_config("configs/quick.yaml", ["model.kind=gmm", "model.guidance_scale=1", f"data.resolution={resolution}",
+    cfg = load_config("configs/neutral.yaml", ["model.kind=gmm", "model.guidance_scale=1", f"data.resolution={resolution}",
                                              "data.channels=3"])
     real = load_real_data(cfg.data, cfg.seed)
     judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, {"data": hash_images(real.judge_pool, real.test)})

@@ -2,7 +2,7 @@
 
     python scripts/bench_sampling.py [CONFIG] [KEY=VALUE ...] [--model RUN/gen_000/model] [--samples 2000]
 
-Trains generation 0's model of CONFIG (default configs/quick.yaml) on its real subset, or loads --model, then
+Trains generation 0's model of CONFIG (default configs/neutral.yaml) on its real subset, or loads --model, then
 draws --samples images with the same labels and seed for every sampler and step count, and measures FID in the
 run's backbone against the held-out real test split. DDPM-1000 is the reference; the largest step count of
 each fast sampler is drawn again with another seed to show how much FID moves by chance alone
@@ -36,7 +36,7 @@ STEPS = (5, 10, 15, 20, 25, 50, 100)
 def main() -> None:
     """Run every sampler and print the FID/NFE table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="*", default=["configs/quick.yaml"], help="CONFIG then KEY=VALUE overrides")
+    parser.add_argument("config", nargs="*", default=["configs/neutral.yaml"], help="CONFIG then KEY=VALUE overrides")
     parser.add_argument("--model", default="", help="a saved model folder (RUN/gen_XXX/model); default: train one")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--steps", default=",".join(map(str, STEPS)))

@@ -63,22 +63,22 @@ def test_each_mistake_is_one_line_and_touches_nothing(finished, tmp_path, capsys
         (["seed=1"], "holds a run with a different config (seed: 0 -> 1)"),
     ]
     for extra, message in cases:
-        _fails(capsys, ["run", "configs/quick.yaml", *FAST, *extra, *out], message)
+        _fails(capsys, ["run", "configs/neutral.yaml", *FAST, *extra, *out], message)
         assert _snapshot(finished) == before, extra
-    _fails(capsys, ["run", "configs/quick.yaml", *FAST, "data.name=imagefolder", f"data.root={corrupt}",
+    _fails(capsys, ["run", "configs/neutral.yaml", *FAST, "data.name=imagefolder", f"data.root={corrupt}",
                     "data.resolution=8", *out], "data.skip_corrupt=true")
 
 
 def test_unwritable_output_folder(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    _fails(capsys, ["run", "configs/quick.yaml", *FAST, "--out", str(blocker / "run")], "cannot write the run folder")
+    _fails(capsys, ["run", "configs/neutral.yaml", *FAST, "--out", str(blocker / "run")], "cannot write the run folder")
     assert blocker.read_text() == "not a folder"
 
 
 def test_nan_loss_names_generation_and_step_and_is_not_done(tmp_path, capsys):
     run = tmp_path / "nan"
-    _fails(capsys, ["run", "configs/quick.yaml", *FAST, "model.kind=vae", "train.lr=1e30", "train.steps=20",
+    _fails(capsys, ["run", "configs/neutral.yaml", *FAST, "model.kind=vae", "train.lr=1e30", "train.steps=20",
                     "--out", str(run)], "generation 0: loss became nan at step")
     assert not (run / "gen_000" / "DONE").exists() and not (run / "DONE").exists()
 
@@ -87,7 +87,7 @@ def test_disk_full_keeps_the_last_generation_and_resumes(tmp_path, capsys, monke
     from vision_collapse import run_folder as rf
 
     reference = tmp_path / "reference"
-    assert main(["run", "configs/quick.yaml", *FAST, "--out", str(reference)]) == 0
+    assert main(["run", "configs/neutral.yaml", *FAST, "--out", str(reference)]) == 0
     capsys.readouterr()
     real_write = rf.atomic_write_bytes
 
@@ -98,10 +98,10 @@ def test_disk_full_keeps_the_last_generation_and_resumes(tmp_path, capsys, monke
 
     run = tmp_path / "run"
     monkeypatch.setattr(rf, "atomic_write_bytes", full_disk)
-    _fails(capsys, ["run", "configs/quick.yaml", *FAST, "--out", str(run)], "No space left on device")
+    _fails(capsys, ["run", "configs/neutral.yaml", *FAST, "--out", str(run)], "No space left on device")
     assert (run / "gen_000" / "DONE").is_file() and not (run / "gen_001" / "DONE").exists()
     kept = _snapshot(run / "gen_000")
     monkeypatch.setattr(rf, "atomic_write_bytes", real_write)
-    assert main(["run", "configs/quick.yaml", *FAST, "--out", str(run)]) == 0
+    assert main(["run", "configs/neutral.yaml", *FAST, "--out", str(run)]) == 0
     assert _snapshot(run / "gen_000") == kept
     assert (run / "metrics.csv").read_bytes() == (reference / "metrics.csv").read_bytes()

@@ -40,12 +40,12 @@ def _summary(run) -> list[dict]:
 @pytest.mark.slow
 def test_two_processes_match_one(tmp_path):
     single, double = tmp_path / "single", tmp_path / "double"
-    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(single)]) == 0
+    assert main(["run", "configs/neutral.yaml", *TINY, "--out", str(single)]) == 0
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port()),
-              "-m", "vision_collapse", "run", "configs/quick.yaml", *TINY, "--out", str(double)]
+              "-m", "vision_collapse", "run", "configs/neutral.yaml", *TINY, "--out", str(double)]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "between 2 processes (gloo)" in done.stdout

@@ -31,7 +31,7 @@ TINY = [
 def tiny_run(tmp_path_factory):
     """One finished 2-generation run, shared by the checks below."""
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(out)]) == 0
+    assert main(["run", "configs/neutral.yaml", *TINY, "--out", str(out)]) == 0
     return out
 
 
@@ -135,18 +135,18 @@ def test_grid_image_has_a_row_per_class(tiny_run):
 
 def test_same_seed_same_metrics_and_resume(tiny_run, tmp_path):
     again = tmp_path / "again"
-    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(again)]) == 0
+    assert main(["run", "configs/neutral.yaml", *TINY, "--out", str(again)]) == 0
     assert (again / "metrics.csv").read_bytes() == (tiny_run / "metrics.csv").read_bytes()
     # lose the second generation as a crash would, then resume by re-running the same command
     shutil.rmtree(again / "gen_001")
     (again / "DONE").unlink()
-    assert main(["run", "configs/quick.yaml", *TINY, "--out", str(again)]) == 0
+    assert main(["run", "configs/neutral.yaml", *TINY, "--out", str(again)]) == 0
     assert (again / "metrics.csv").read_bytes() == (tiny_run / "metrics.csv").read_bytes()
 
 
 def test_different_config_is_refused_and_nothing_changes(tiny_run, capsys):
     before = (tiny_run / "metrics.csv").read_bytes()
-    assert main(["run", "configs/quick.yaml", *TINY, "seed=1", "--out", str(tiny_run)]) == 2
+    assert main(["run", "configs/neutral.yaml", *TINY, "seed=1", "--out", str(tiny_run)]) == 2
     err = capsys.readouterr().err
     assert "seed: 0 -> 1" in err and "--force" in err and len(err.strip().splitlines()) == 1
     assert (tiny_run / "metrics.csv").read_bytes() == before
@@ -162,9 +162,9 @@ def test_grid_and_plot_commands_redraw(tiny_run):
 
 
 def test_dry_run_and_typo(capsys):
-    assert main(["run", "configs/quick.yaml", "loop.generations=8", "--dry-run"]) == 0
+    assert main(["run", "configs/neutral.yaml", "loop.generations=8", "--dry-run"]) == 0
     assert "generations: 8" in capsys.readouterr().out
-    assert main(["run", "configs/quick.yaml", "loop.generatons=8"]) == 2
+    assert main(["run", "configs/neutral.yaml", "loop.generatons=8"]) == 2
     assert "did you mean 'loop.generations'" in capsys.readouterr().err
 
 
@@ -175,7 +175,7 @@ def test_not_a_run_folder(tmp_path, capsys):
 
 def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
     out = tmp_path / "bad"
-    assert main(["run", "configs/quick.yaml", "data.head=x", "--out", str(out)]) == 2
+    assert main(["run", "configs/neutral.yaml", "data.head=x", "--out", str(out)]) == 2
     assert "data.head: 'x' is not a class of this dataset; choose one of 0, 1, 2" in capsys.readouterr().err
     assert not out.exists()
 
@@ -183,7 +183,7 @@ def test_bad_data_setting_leaves_no_folder(tmp_path, capsys):
 def test_unconditional_run_labels_samples_with_the_judge(tmp_path):
     out = tmp_path / "uncond"
     tiny = [t for t in TINY if not t.startswith("model.guidance_scale")]
-    assert main(["run", "configs/quick.yaml", *tiny, "loop.label_source=none", "model.guidance_scale=1",
+    assert main(["run", "configs/neutral.yaml", *tiny, "loop.label_source=none", "model.guidance_scale=1",
                  "loop.generations=1", "--out", str(out)]) == 0
     z = rf.read_sample_arrays(out / "gen_000")
     assert (z["labels"] == z["judged"]).all()
@@ -216,6 +216,6 @@ def test_foreign_folder_is_never_written_or_deleted(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    assert main(["run", "configs/quick.yaml", *TINY, "--force", "--out", str(out)]) == 2
+    assert main(["run", "configs/neutral.yaml", *TINY, "--force", "--out", str(out)]) == 2
     assert "holds no run" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]

@@ -105,7 +105,7 @@ def test_nothing_recognised_gives_nan_shares_and_a_warning(digits_reference):
 
 
 def test_recomputing_a_generation_unmarks_later_ones_and_resumes_byte_identical(tmp_path):
-    cfg = load_config("configs/quick.yaml", FAST_GMM)
+    cfg = load_config("configs/neutral.yaml", FAST_GMM)
     run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)
     before = (run / rf.METRICS).read_bytes()
     judge_hash = rf.read_json(run / rf.JUDGE)["weights_sha256"]
@@ -125,7 +125,7 @@ def test_recomputing_a_generation_unmarks_later_ones_and_resumes_byte_identical(
 
 
 def test_a_resume_on_other_data_is_refused_with_the_difference(tmp_path):
-    cfg = load_config("configs/quick.yaml", [*FAST_GMM, "loop.generations=1"])
+    cfg = load_config("configs/neutral.yaml", [*FAST_GMM, "loop.generations=1"])
     run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)
     info = rf.read_json(run / rf.DATA)
     rf.write_json(run / rf.DATA, {**info, "fingerprint": "0" * 64})  # as if the files changed under the run
@@ -148,7 +148,7 @@ def test_evaluate_measures_exported_samples_exactly_like_their_generation(make_r
     got, want = rows(tmp_path / "eval" / rf.SUMMARY)[0], rows(rf.generation_dir(run, 0) / rf.SUMMARY)[0]
     # The same images against the run's own judge and reference: the same numbers.
     assert got["recognised_count"] == want["recognised_count"]
-    for key in ("fid_vs_original", "fid_at_labels", "head_share", "unrecognisable_share"):
+    for key in ("fid_vs_original", "fid_at_labels", "head_share", "unrecognisable_share", "variance_ratio"):
         assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-6), key
     (tmp_path / "gen0" / "zebra").mkdir()
     capsys.readouterr()

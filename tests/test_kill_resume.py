@@ -19,7 +19,7 @@ ARGS = ["model.channels=[8,16]", "model.sampling_steps=4", "model.guidance_scale
 
 
 def _command(out):
-    return [sys.executable, "-m", "vision_collapse", "run", "configs/quick.yaml", *ARGS, "--out", str(out)]
+    return [sys.executable, "-m", "vision_collapse", "run", "configs/neutral.yaml", *ARGS, "--out", str(out)]
 
 
 def _env(cache):

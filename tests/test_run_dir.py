@@ -52,7 +52,7 @@ def test_every_run_file_is_written_through_a_temporary(kind, tmp_path, monkeypat
         return real_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", spy)
-    argv = ["run", "configs/quick.yaml", f"model.kind={kind}", "model.guidance_scale=1", "model.channels=[8,16]",
+    argv = ["run", "configs/neutral.yaml", f"model.kind={kind}", "model.guidance_scale=1", "model.channels=[8,16]",
             "train.steps=5", "judge.epochs=1", "loop.generations=2", "eval.samples_per_class=10", "--out", str(run)]
     assert main(argv) == 0
     assert written

@@ -122,8 +122,50 @@ def test_shard_statistics_equal_the_whole_sets():
     subset = stats.feature_subset()
     assert len(subset) == 100 and len({tuple(r.tolist()) for r in subset}) == 100  # distinct rows of the set
     assert all(any(torch.equal(r, f) for f in features) for r in subset[:5])
-    labels, judged, feats = stats.eval_parts()
+    labels, judged, feats, _ = stats.eval_parts()
     for c in range(classes):  # evaluation: the first 5 recognised samples judged as c
         first = np.flatnonzero((whole.labels.numpy() == c) & ~lost)[:5]
         assert torch.equal(feats[labels == c], features[first])
         assert torch.equal(judged.probs[labels == c], whole.probs[first])
+
+
+def _two_gaussians_eps(schedule, means, sigma, guidance, label):
+    """The exact noise prediction for data that is N(means[c], sigma^2 I) per class (equal weights), guided
+    toward class `label` with classifier-free guidance."""
+    alphas = schedule.alphas_cumprod.double()
+
+    def eps_of(x, t):
+        ab = alphas[int(t)]
+        var = ab * sigma**2 + 1 - ab
+        per_class = [(x - ab.sqrt() * m) * (1 - ab).sqrt() / var for m in means]
+        log_lik = torch.stack([-((x - ab.sqrt() * m) ** 2).flatten(1).sum(1) / (2 * var) for m in means], 1)
+        weights = torch.softmax(log_lik, 1)[:, :, None, None, None]
+        uncond = sum(weights[:, k] * e for k, e in enumerate(per_class))
+        return uncond + guidance * (per_class[label] - uncond)
+
+    return eps_of
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmsolver"])
+def test_guided_samplers_converge_as_steps_grow(sampler):
+    # Exact guided scores of two Gaussian classes: the sampler alone decides how the result changes with steps.
+    # DDIM that clipped its x0 estimate but stepped on with the unclipped noise saturated more pixels, and moved
+    # further from the converged result, the more steps it took.
+    from vision_collapse.config import ModelConfig
+    from vision_collapse.models.diffusion import denoise, noise_scheduler, sampling_scheduler
+
+    cfg = ModelConfig(sampler=sampler)
+    schedule = noise_scheduler(cfg)
+    means = [torch.full((1, 4, 4), 0.35, dtype=torch.float64), torch.full((1, 4, 4), -0.35, dtype=torch.float64)]
+    eps_of = _two_gaussians_eps(schedule, means, 0.3, 3.0, 0)
+    results = {}
+    for steps in (10, 25, 50, 100, 250):
+        sched = sampling_scheduler(ModelConfig(sampler=sampler, sampling_steps=steps), schedule)
+        x = denoise(eps_of, sched, torch.randn(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0),
+                                               dtype=torch.float64))
+        results[steps] = (x.mean().item(), x.std().item(), (x.abs() >= 0.999).double().mean().item())
+    reference = results[250]
+    gaps = [max(abs(a - b) for a, b in zip(results[s], reference)) for s in (10, 25, 50, 100)]
+    assert gaps[-1] < 0.02  # 100 steps are as good as 250
+    assert all(later <= earlier + 0.01 for earlier, later in zip(gaps, gaps[1:]))  # never worse with more steps
+    assert reference[2] < 0.05  # guided samples stay inside [-1, 1]: nothing piles up at the clip

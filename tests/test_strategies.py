@@ -88,7 +88,7 @@ def test_strategy_end_to_end_manifest(strategy, tmp_path):
     tiny = ["model.channels=[8,16]", "model.sampling_steps=2", "train.steps=5", "train.batch_size=8",
             "judge.epochs=1", "loop.generations=3", f"loop.strategy={strategy}", "loop.real_fraction=0.25",
             *LIGHT_RUN]
-    assert main(["run", "configs/quick.yaml", *tiny, "--out", str(out)]) == 0
+    assert main(["run", "configs/neutral.yaml", *tiny, "--out", str(out)]) == 0
     with open(out / "gen_000" / "manifest.csv") as fh:
         n = len(list(csv.DictReader(fh)))
     with open(out / "gen_002" / "manifest.csv") as fh:

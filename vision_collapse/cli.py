@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
     run.add_argument("--seeds", metavar="LIST",
                      help="independent seeds such as 0,1,2 or 0-4: runs into OUT/seed_<s>/ and writes OUT/aggregate.csv")
+    attribute = sub.add_parser("attribute", help="run a config and, per active cause, the config with that cause off")
+    attribute.add_argument("items", nargs="*", metavar="CONFIG|KEY=VALUE",
+                           help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides")
+    attribute.add_argument("--seeds", default="0-4", metavar="LIST", help="seeds per arm, e.g. 0-4 (default)")
+    attribute.add_argument("--out", type=Path, help="attribution folder (default runs/<config name>_attribution)")
+    attribute.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                           help="runs at once, as separate processes (default: the core count)")
     data = sub.add_parser("datasets", help="list the datasets and where they are looked for, or one dataset's counts")
     data.add_argument("items", nargs="*", metavar="NAME|CONFIG|KEY=VALUE",
                       help="a dataset name or YAML config, then overrides such as data.root=~/data/dogs data.n_max=100")
@@ -98,6 +106,29 @@ def cmd_run(args) -> int:
 
     run = run_experiment(cfg, out, force=args.force, after_generation=render_generation)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
+    return 0
+
+
+def cmd_attribute(args) -> int:
+    """vision-collapse attribute CONFIG [KEY=VALUE ...] [--seeds 0-4] [--out DIR] [--jobs N]."""
+    from vision_collapse import run_folder as rf
+    from vision_collapse.loop.attribute import attribute
+    from vision_collapse.loop.multiseed import parse_seeds
+    from vision_collapse.viz.attribution import plot_attribution
+
+    config_path, overrides = _split_items(args.items)
+    if config_path is None:
+        raise UserError("attribute needs a YAML config, e.g. vision-collapse attribute configs/quick.yaml")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be >= 1, not {args.jobs}")
+    out = args.out or Path("runs") / f"{config_path.stem}_attribution"
+    rows = attribute(config_path, overrides, parse_seeds(args.seeds), out, args.jobs)
+    plot_attribution(rows, out / rf.ATTRIBUTION_PLOT)
+    for r in rows:
+        print(f"{r['label']:60} head {r['head_change']:+.3f} [{r['head_change_low']:+.3f}, {r['head_change_high']:+.3f}]"
+              f"  tail {r['tail_change']:+.3f} [{r['tail_change_low']:+.3f}, {r['tail_change_high']:+.3f}]"
+              f"  beyond chance in {r['beyond_chance_share']:.0%} of {r['seeds']} seeds")
+    print(f"wrote {out / rf.ATTRIBUTION}, {out / rf.ATTRIBUTION_PLOT}")
     return 0
 
 
@@ -217,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": cmd_run, "datasets": cmd_datasets, "grid": cmd_grid, "plot": cmd_plot, "evaluate": cmd_evaluate,
+        commands = {"run": cmd_run, "attribute": cmd_attribute, "datasets": cmd_datasets, "grid": cmd_grid,
+                    "plot": cmd_plot, "evaluate": cmd_evaluate,
                     "compare": cmd_compare, "export": cmd_export, "report": cmd_report}
         return commands[args.command](args)
     except UserError as exc:

@@ -27,7 +27,7 @@ ModelKind = Literal["diffusion", "vae", "gmm"]
 Sampler = Literal["ddim", "dpmsolver", "ddpm"]
 Precision = Literal["auto", "fp32", "bf16"]
 Strategy = Literal["replace", "mix", "accumulate", "fresh"]
-LabelSampling = Literal["proportional", "original", "uniform"]
+LabelSampling = Literal["proportional", "original", "original_exact", "uniform"]
 LabelSource = Literal["conditioning", "classifier", "none"]
 Init = Literal["scratch", "finetune"]
 CurationBy = Literal["labeller", "judge"]
@@ -109,12 +109,14 @@ class ModelConfig:
     sampling_steps: int = 20  # diffusion: denoising steps (network evaluations, doubled batch under CFG)
     guidance_scale: float = 1.0  # diffusion: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
     label_dropout: float = 0.1  # diffusion: labels dropped to the null class, so CFG has an unconditional model
-    # Sampling bias: scales the initial noise (diffusion), the latent (vae) or the covariance (gmm);
-    # below 1 favours the modes.
+    # Sampling bias: a scale on the standard deviation of what sampling draws: the initial noise (diffusion),
+    # the latent (vae), each component's Gaussian (gmm); below 1 favours the modes, 1 is unbiased.
     temperature: float = 1.0
     latent_dim: int = 16  # vae: size of the latent code
     components: int = 3  # gmm: mixture components per class (fewer when a class has fewer images)
-    pca_dim: int = 16  # gmm: PCA dimensions the mixtures live in
+    # gmm: PCA dimensions the mixtures live in; 0 keeps the full rank, so nothing is lost to truncation (a
+    # smaller value is a capacity limit: the dropped variance never comes back in the samples)
+    pca_dim: int = 0
 
     def __post_init__(self):
         check_choices(self, "model")
@@ -125,8 +127,8 @@ class ModelConfig:
         _check(0 <= self.label_dropout < 1, "model.label_dropout must lie in [0, 1)")
         _check(self.temperature > 0, "model.temperature must be > 0 (1 is unbiased sampling)")
         _check(self.guidance_scale >= 0, "model.guidance_scale must be >= 0")
-        _check(self.latent_dim >= 1 and self.components >= 1 and self.pca_dim >= 1,
-               "model.latent_dim, model.components and model.pca_dim must be >= 1")
+        _check(self.latent_dim >= 1 and self.components >= 1, "model.latent_dim and model.components must be >= 1")
+        _check(self.pca_dim >= 0, "model.pca_dim must be >= 0 (0 keeps the full rank)")
         _check(self.kind == "diffusion" or self.guidance_scale == 1.0,
                f"model.guidance_scale applies to model.kind=diffusion only; set model.guidance_scale=1 for "
                f"model.kind={self.kind}")
@@ -170,7 +172,8 @@ class LoopConfig:
     real_fraction: float = 0.1  # share of real images per generation for 'mix' and 'fresh'
     accumulate_cap: int = 0  # 'accumulate': subsample uniformly to at most this many; 0 means no cap
     # Labels a conditional model samples: 'proportional' to the current training set (finite resampling
-    # drift), 'original' the real subset's frequencies every generation, or 'uniform'.
+    # drift), 'original' drawn from the real subset's frequencies every generation (still a multinomial draw),
+    # 'original_exact' the real subset's counts exactly (finite resampling switched off), or 'uniform'.
     label_sampling: LabelSampling = "proportional"
     # Labels synthetic images carry into the next generation: 'conditioning' the label each sample was drawn
     # for; 'classifier' a pseudo-labeller's guess, the labeller trained on generation 0's imbalanced subset
@@ -182,7 +185,17 @@ class LoopConfig:
     # Keep only this top fraction of samples, ranked by confidence (Ferbach-style curation); generation g
     # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
     curation: float = 1.0
+    # Stochastic K-choice curation (Ferbach et al. 2024): samples are grouped at random into K-tuples and one
+    # of each is kept with probability proportional to exp(reward / reward_temperature), the reward being the
+    # log confidence; generation g oversamples by K. 1 turns it off; it excludes loop.curation < 1.
+    curation_choice: int = 1
+    # K-choice: 1 keeps a sample in proportion to its confidence; toward 0 the most confident always wins
+    # (top-1 of K); large values choose uniformly (no curation).
+    reward_temperature: float = 1.0
     curation_by: CurationBy = "labeller"  # whose confidence ranks samples: 'labeller' (pseudo-labeller) or 'judge'
+    # Epochs the pseudo-labeller trains on the imbalanced subset; 0 means judge.epochs. Fewer epochs leave it
+    # closer to the class prior: surer of the head, less sure of rare classes, as a quickly trained tagger is.
+    labeller_epochs: int = 0
     # Samples are made, judged and written to gen_XXX/samples/ this many at a time, so memory does not grow
     # with the sample count; it is also the sampling batch. Each shard has its own seed, so changing it
     # changes the draws.
@@ -196,6 +209,22 @@ class LoopConfig:
         _check(self.finetune_steps >= 0, "loop.finetune_steps must be >= 0 (0 means train.steps)")
         _check(0 < self.curation <= 1, "loop.curation must lie in (0, 1], e.g. loop.curation=0.5 (1 turns it off)")
         _check(self.shard_size >= 1, "loop.shard_size must be >= 1, e.g. loop.shard_size=512")
+        _check(self.curation_choice >= 1, "loop.curation_choice must be >= 1, e.g. loop.curation_choice=4 (1 turns it off)")
+        _check(self.labeller_epochs >= 0, "loop.labeller_epochs must be >= 0 (0 means judge.epochs)")
+        _check(self.reward_temperature > 0, "loop.reward_temperature must be > 0, e.g. loop.reward_temperature=0.5")
+        _check(self.curation == 1 or self.curation_choice == 1,
+               "loop.curation (top fraction) and loop.curation_choice (K-choice) are two curations; set one of "
+               "them to 1")
+
+    @property
+    def oversampling(self) -> float:
+        """How many samples are drawn per sample kept: 1/curation, K for K-choice, 1 without curation."""
+        return self.curation_choice if self.curation_choice > 1 else 1 / self.curation
+
+    @property
+    def curating(self) -> bool:
+        """Whether samples are curated before they are carried on."""
+        return self.curation < 1 or self.curation_choice > 1
 
 
 @dataclass(frozen=True)
@@ -234,6 +263,9 @@ class EvalConfig:
     kid_subset_size: int = 100  # images per KID subset (capped by the smaller set)
     kid_subsets: int = 20  # subsets whose MMD^2 gives KID's mean and standard deviation
     prdc_k: int = 5  # nearest neighbours for precision, recall, density and coverage
+    # CAS: epochs of the classifier trained on each generation's samples alone (the judge's recipe otherwise)
+    # and tested on the real test split; 0 turns CAS off
+    cas_epochs: int = 10
     recognisable_quantile: float = 0.99  # share of held-out real images each 'unrecognisable' threshold keeps
     # Feature space for FID/KID/PRDC: 'judge' (the reference classifier, offline) or 'inception'
     # (torchmetrics' FID InceptionV3; needs its weights cached or eval.inception_weights)
@@ -249,6 +281,7 @@ class EvalConfig:
         _check(self.floor_draws >= 10 and self.chance_chains >= 100,
                "eval.floor_draws must be >= 10 and eval.chance_chains >= 100")
         _check(self.min_recognised >= 1, "eval.min_recognised must be >= 1")
+        _check(self.cas_epochs >= 0, "eval.cas_epochs must be >= 0 (0 turns CAS off)")
         _check(min(self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
                "eval.kid_subset_size, kid_subsets and prdc_k must be >= 1")
         _check(0.5 < self.recognisable_quantile < 1, "eval.recognisable_quantile must lie in (0.5, 1), e.g. 0.99")

@@ -72,14 +72,15 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
         parts.append(shard)
     if conditional:
         judged = type(parts[0].judged)(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
-        eval_set = EvalSet(labels, labels, judged, torch.cat([p.features for p in parts]))
+        eval_set = EvalSet(labels, labels, judged, torch.cat([p.features for p in parts]), images)
     else:
-        classes, judged, features = stats.eval_parts()
-        eval_set = EvalSet(classes, None, judged, features)
+        classes, judged, features, kept = stats.eval_parts()
+        eval_set = EvalSet(classes, None, judged, features, kept)
     history = [observed_shares(stats.carried if conditional else stats.recognised)]
     chance = chance_against(cfg, ref, history, samples=n)
     nothing = LabelledImages(images[:0], torch.zeros(0, dtype=torch.long), (), ref.real.class_names)
-    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seed + 1), chance)
+    samples = LabelledImages(images, labels, tuple(map(str, range(n))), ref.real.class_names) if conditional else None
+    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seed + 1), chance, samples)
 
 
 def write_tables(out: Path, result: GenerationResult, class_names: tuple[str, ...]) -> None:

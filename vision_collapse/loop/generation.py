@@ -59,14 +59,14 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
     """Draw `count` samples (None: as many as the real subset, as the loop does; the most confident when
     curating), shard by shard into gen_XXX/samples/, and return their statistics (main process; None elsewhere)."""
     cfg, n = gen.cfg, len(ref.real) if count is None else count
-    drawn = math.ceil(n / cfg.loop.curation) if cfg.loop.curation < 1 else n  # oversample so curation keeps n
+    drawn = math.ceil(n * cfg.loop.oversampling)  # oversample so curation keeps n
     cond = None
     if cfg.conditional:
         cond = sampling_labels(gen.train_set, ref.real, drawn, cfg.loop.label_sampling,
                                torch.Generator().manual_seed(gen.seed("labels")))
     shards = draw_shards(gen, model, drawn, cond, "sample", ref)
     if drawn > n:
-        shards = curate_shards(shards, n, gen.folder)
+        shards = curate_shards(shards, n, gen)
     if not runtime().is_main:
         for _ in shards:  # take part in drawing; main writes
             pass
@@ -88,14 +88,14 @@ def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | 
     if not gen.cfg.conditional:
         if stats is None:
             return None
-        classes, judged, features = stats.eval_parts()
-        return EvalSet(classes, None, judged, features)
+        classes, judged, features, images = stats.eval_parts()
+        return EvalSet(classes, None, judged, features, images)
     classes = torch.arange(ref.real.num_classes).repeat_interleave(gen.cfg.eval.samples_per_class)
     parts = list(draw_shards(gen, model, len(classes), classes, "eval", ref))
     if not parts:
         return None
     judged = Prediction(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
-    return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]))
+    return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]), torch.cat([p.images for p in parts]))
 
 
 def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet | None,
@@ -104,7 +104,8 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     rng = torch.Generator().manual_seed(gen.seed("metrics"))
     now = stats.carried if gen.cfg.conditional else stats.recognised
     chance = [r for r in chance_against(gen.cfg, ref, [*previous, observed_shares(now)]) if r.generation == gen.index]
-    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, chance)
+    samples = rf.load_samples(gen.folder)[0]  # what the next generation learns from: CAS trains on it
+    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, chance, samples)
     for line in result.warnings:
         log(f"warning: {line}")
     result.summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)

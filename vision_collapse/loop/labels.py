@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from vision_collapse.metrics.classifier import (
 
 def needs_labeller(cfg: ExperimentConfig) -> bool:
     """Whether the run uses a pseudo-labeller: for labels, or to rank samples for curation."""
-    curating = cfg.loop.curation < 1 and cfg.loop.curation_by == "labeller"
+    curating = cfg.loop.curating and cfg.loop.curation_by == "labeller"
     return cfg.loop.label_source == "classifier" or curating
 
 
@@ -34,7 +35,8 @@ def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> 
         return load_classifier(path, in_channels, num_classes, cfg.judge)
     # Same architecture and recipe as the judge, but it sees only the skewed subset, so its prior leans
     # toward the head class the way a tagger trained on scraped, imbalanced data would.
-    labeller = train_classifier(real.subset, real.test, cfg.judge, generation_seed(cfg.seed, 0, "labeller"), "labeller")
+    recipe = replace(cfg.judge, epochs=cfg.loop.labeller_epochs or cfg.judge.epochs)
+    labeller = train_classifier(real.subset, real.test, recipe, generation_seed(cfg.seed, 0, "labeller"), "labeller")
     note = "trained on generation 0's imbalanced subset only; measured on the held-out test split"
     rf.write_json(Path(run) / rf.LABELLER_REPORT, classifier_report(labeller, real.subset.class_names, note))
     save_classifier(labeller, path)
@@ -52,3 +54,23 @@ def curate(scores: np.ndarray, keep: int) -> np.ndarray:
     """Positions of the `keep` highest scores, ties to the earlier sample, in their original order."""
     order = np.argsort(-scores, kind="stable")
     return np.sort(order[:keep])
+
+
+def choose_one_of_k(scores: np.ndarray, k: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """Stochastic K-choice (Ferbach et al. 2024): positions of one sample per random K-tuple, chosen with
+    probability proportional to exp(log(score) / temperature), in their original order."""
+    groups = rng.permutation(len(scores))[: len(scores) // k * k].reshape(-1, k)
+    # Random tuples, not consecutive ones: samples are drawn in label order, and the choice must be
+    # able to prefer one class over another.
+    logits = np.log(np.clip(scores[groups], 1e-12, None)) / temperature
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    cumulative = np.cumsum(p / p.sum(1, keepdims=True), 1)
+    pick = (rng.random((len(groups), 1)) > cumulative).sum(1).clip(max=k - 1)
+    return np.sort(groups[np.arange(len(groups)), pick])
+
+
+def select_curated(scores: np.ndarray, keep: int, loop, rng: np.random.Generator) -> np.ndarray:
+    """Positions curation keeps: the top `keep` (loop.curation) or one of every K (loop.curation_choice)."""
+    if loop.curation_choice > 1:
+        return choose_one_of_k(scores, loop.curation_choice, loop.reward_temperature, rng)[:keep]
+    return curate(scores, keep)

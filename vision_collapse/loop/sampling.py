@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vision_collapse import run_folder as rf
-from vision_collapse.loop.labels import confidence, curate
+from vision_collapse.loop.labels import confidence, select_curated
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.metrics.evaluate import Reference, judge_and_features
 from vision_collapse.metrics.stream import Shard
@@ -28,7 +28,7 @@ def judge_shard(images: torch.Tensor, cond: torch.Tensor | None, ref: Reference,
     carried = {"conditioning": cond, "none": judged.labels,
                "classifier": tagged.labels if tagged is not None else None}[source]
     score = None
-    if cfg.loop.curation < 1:
+    if cfg.loop.curating:
         scorer = tagged if cfg.loop.curation_by == "labeller" else judged
         # A conditioning label is what the sample claims to be; without one, any confident class will do.
         score = confidence(scorer.probs, cond if source == "conditioning" else None)
@@ -62,8 +62,9 @@ def draw_shards(
     bar.close()
 
 
-def curate_shards(shards: Iterator[Shard], keep: int, gen_dir) -> Iterator[Shard]:
-    """The `keep` best-scored samples of all shards, in order: candidates wait in the run folder, not in memory."""
+def curate_shards(shards: Iterator[Shard], keep: int, gen: Generation) -> Iterator[Shard]:
+    """The `keep` samples curation keeps of all shards, in order: candidates wait in the run folder, not in memory."""
+    gen_dir = gen.folder
     scores = []
     rf.remove_candidates(gen_dir)
     for k, shard in enumerate(shards):
@@ -72,7 +73,8 @@ def curate_shards(shards: Iterator[Shard], keep: int, gen_dir) -> Iterator[Shard
     if not scores:  # not the main process
         return
     kept = np.zeros(sum(len(s) for s in scores), dtype=bool)
-    kept[curate(np.concatenate(scores), keep)] = True
+    rng = np.random.default_rng(gen.seed("curation"))
+    kept[select_curated(np.concatenate(scores), keep, gen.cfg.loop, rng)] = True
     start = 0
     for k, score in enumerate(scores):
         yield Shard.from_arrays(rf.read_candidates(gen_dir, k)).select(kept[start : start + len(score)])

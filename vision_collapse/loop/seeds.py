@@ -10,7 +10,8 @@ import numpy as np
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 
-_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8}
+_STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8,
+            "curation": 9}
 
 
 def generation_seed(seed: int, generation: int, stream: str, part: int | None = None) -> int:

@@ -10,6 +10,7 @@ from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.data.imbalance import build_imbalanced_subset
 from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.metrics.frequencies import apportion
 
 
 def _draw(data: LabelledImages, k: int, rng: np.random.Generator) -> LabelledImages:
@@ -50,7 +51,11 @@ def sampling_labels(
     how: str,  # cfg.loop.label_sampling
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """Draw n conditioning labels: proportional to the training set, to the real subset, or uniform."""
+    """n conditioning labels, sorted: drawn proportional to the training set, to the real subset, or uniformly;
+    or ('original_exact') the real subset's counts scaled to n, with no draw at all."""
+    if how == "original_exact":
+        counts = apportion(real_subset.class_counts(), n)
+        return torch.repeat_interleave(torch.arange(len(counts)), torch.from_numpy(counts))
     counts = {"proportional": train_set.class_counts(), "original": real_subset.class_counts(),
               "uniform": np.ones(train_set.num_classes)}[how]
     freq = torch.from_numpy(np.asarray(counts, dtype=np.float64))

@@ -39,6 +39,9 @@ def _next_training_shares(loop: NeutralLoop, history: list[np.ndarray]) -> np.nd
 
 def _draw_shares(train: np.ndarray, loop: NeutralLoop, rng: np.random.Generator) -> np.ndarray:
     """Sample shares of one generation drawn from training shares `train` (chains, C)."""
+    if loop.label_sampling == "original_exact":  # no draw: the real counts, scaled to the sample size
+        exact = fq.apportion(loop.real_shares, loop.samples) / loop.samples
+        return np.broadcast_to(exact, train.shape).astype(float)
     sampling = {"proportional": train, "original": np.broadcast_to(loop.real_shares, train.shape),
                 "uniform": np.full(train.shape, 1 / train.shape[1])}[loop.label_sampling]
     p = np.clip(sampling, 0, None)

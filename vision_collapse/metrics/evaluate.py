@@ -27,7 +27,8 @@ from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_matched_subset
 from vision_collapse.metrics.recognise import Recogniser
-from vision_collapse.metrics.stream import SampleStats
+from vision_collapse.metrics.stream import PixelMoments, SampleStats
+from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, within_class_columns
 
 BOOTSTRAPS = 200  # replicates of the calibrated-share interval
 
@@ -46,11 +47,15 @@ class Reference:
     confusion: np.ndarray  # judge's P(judged i | true j) on the calibration images
     recogniser: Recogniser
     floors: list[dict]  # class_floors at eval.samples_per_class (RUN/floors.csv)
+    copies: CopyDetector  # what counts as a near-copy of a training image
     labeller: Classifier | None = None  # the pseudo-labeller, when the config asks for one
+    test: LabelledImages | None = None  # the held-out real test images (CAS is measured on them)
     prior: np.ndarray = field(init=False)  # class shares of the real subset
+    real_variance: float = field(init=False)  # total pixel variance of the real subset
 
     def __post_init__(self):
         object.__setattr__(self, "prior", fq.shares(self.real.class_counts()))
+        object.__setattr__(self, "real_variance", PixelMoments().update(self.real.images).total_variance())
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class EvalSet:
     conditioning: torch.Tensor | None  # conditioning labels, for label fidelity; None when unconditional
     judged: Prediction
     features: torch.Tensor  # backbone features
+    images: torch.Tensor | None = None  # the uint8 samples themselves, for memorisation
 
 
 def judge_and_features(judge: Classifier, features, images: torch.Tensor) -> tuple[Prediction, torch.Tensor]:
@@ -88,10 +94,17 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
     cal_by_class = grouped(cal_feats, real.calibration.labels, num)
     ev = cfg.eval
     rng = torch.Generator().manual_seed(cfg.seed * 1000 + 17)
-    table = floors(lambda: class_floors(cal_by_class, test_by_class, ev.samples_per_class, ev.floor_draws,
-                                        ev.kid_subset_size, ev.kid_subsets, rng))
+
+    def compute() -> list[dict]:
+        rows = class_floors(cal_by_class, test_by_class, ev.samples_per_class, ev.floor_draws, ev.kid_subset_size,
+                            ev.kid_subsets, rng)
+        # CAS's real baseline: the same recipe trained on the real subset instead of a generation's samples.
+        cas = class_accuracy(real.subset, real.test, cfg)
+        return [{**r, "cas_real": float("nan") if cas is None else float(cas[c])} for c, r in enumerate(rows)]
+
+    copies = CopyDetector.fit(real.test.images, real.test.labels, real.subset.images, num)
     return Reference(real.subset, judge, features, test_by_class, cal_by_class, real.calibration.labels.numpy(),
-                     cal_pred.labels.numpy(), confusion, recogniser, table, labeller)
+                     cal_pred.labels.numpy(), confusion, recogniser, floors(compute), copies, labeller, real.test)
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,8 @@ def class_frequencies(stats: SampleStats, ref: Reference, min_recognised: int, r
 
 
 def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, eval_set: EvalSet | None,
-               ref: Reference, cfg: ExperimentConfig, freq: dict, rng: torch.Generator) -> list[dict]:
+               ref: Reference, cfg: ExperimentConfig, freq: dict, rng: torch.Generator,
+               cas: np.ndarray | None = None) -> list[dict]:
     """The per-class table's rows: one per class, then the unrecognisable row."""
     ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
     head, _ = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
@@ -144,6 +158,11 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
         else:
             quality = {"fid": nan, **floor, "kid": nan, "kid_std": nan,
                        "precision": nan, "recall": nan, "density": nan, "coverage": nan}
+        measured = count >= n and eval_set.images is not None
+        images = eval_set.images[mine][:n] if measured else None
+        quality.update(within_class_columns(eval_set.features[mine][:n] if count >= n else torch.zeros(0, 1), images,
+                                            train_set.images, ref.copies, c, ref.floors[c], cas,
+                                            _floor_column(ref, "cas_real")))
         verdict = verdicts[mine] if verdicts is not None else torch.zeros(0, dtype=torch.long)
         conditional = eval_set is not None and eval_set.conditioning is not None and count > 0
         redundant = not conditional or c == head  # unconditional: 0 or label fidelity; head row: label fidelity
@@ -155,6 +174,11 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
                  "class_name": rf.UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
                  "recognised_count": 0, "unrecognised_count": stats.unrecognised})
     return rows  # the unrecognisable row counts rejected samples; its share is summary's unrecognisable_share
+
+
+def _floor_column(ref: Reference, key: str) -> np.ndarray:
+    """One column of the class floors table (NaN where an older run's table lacks it)."""
+    return np.array([float(r.get(key, float("nan"))) for r in ref.floors])
 
 
 def eval_verdict(eval_set: EvalSet, ref: Reference) -> torch.Tensor:
@@ -197,6 +221,7 @@ def measure(
     cfg: ExperimentConfig,
     rng: torch.Generator,  # draws KID subsets, floors and bootstrap replicates
     chance: list[ChanceRow] = (),  # this generation's rows against the neutral chain; () when none
+    samples: LabelledImages | None = None,  # the labelled samples carried on, for CAS; None: no CAS
 ) -> GenerationResult:
     """Per-class rows, the summary row and the conditioning x judged confusion of one generation."""
     ev, num = cfg.eval, train_set.num_classes
@@ -206,7 +231,8 @@ def measure(
     if not enough:
         warnings.append(f"generation {generation}: only {freq['total']} recognised sample(s), fewer than "
                         f"eval.min_recognised={ev.min_recognised}; class shares, entropy and divergences are NaN")
-    rows = class_rows(generation, train_set, stats, eval_set, ref, cfg, freq, rng)
+    cas = class_accuracy(samples, ref.test, cfg) if samples is not None else None
+    rows = class_rows(generation, train_set, stats, eval_set, ref, cfg, freq, rng, cas)
     head, tail = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
     # The class mix FID is matched to: the labels asked for, or (unconditional) what the judge recognised.
     mix = fq.shares(stats.conditioned) if cfg.conditional else freq["judged"]
@@ -229,6 +255,7 @@ def measure(
         "extinct_judged": int((upper < 0.5 / freq["total"]).sum()) if enough else float("nan"),
         "confusion_condition": condition_number(ref.confusion),
         **chance_columns(chance),
+        **within_class_summary(rows[:num], stats, train_set, ref),
         "train_size": len(train_set),
         "real_fraction": sum(rf.is_real(i) for i in train_set.ids) / len(train_set) if len(train_set) else float("nan"),
     }
@@ -237,6 +264,20 @@ def measure(
         confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
         np.add.at(confusion, (eval_set.conditioning.numpy(), eval_verdict(eval_set, ref).numpy()), 1)
     return GenerationResult(rows, summary, confusion, warnings)
+
+
+def within_class_summary(rows: list[dict], stats: SampleStats, train_set: LabelledImages, ref: Reference) -> dict:
+    """Generation-wide within-class numbers: pixel variance against the real subset's and the training set's (the
+    approximation error; 1 is none), mean Vendi score, memorised share and CAS (balanced accuracy), with baselines."""
+    def mean(key: str) -> float:
+        values = np.array([r[key] for r in rows], dtype=float)
+        return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+    train_variance = PixelMoments().update(train_set.images).total_variance() if len(train_set) else float("nan")
+    variance = stats.pixels.total_variance()
+    return {"variance_ratio": variance / ref.real_variance, "variance_ratio_train": variance / train_variance,
+            **{k: mean(k) for k in ("vendi", "vendi_floor_median", "memorised_share", "memorised_real", "cas",
+                                    "cas_real")}}
 
 
 def chance_columns(chance: list[ChanceRow]) -> dict:

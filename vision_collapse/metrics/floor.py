@@ -11,6 +11,7 @@ import torch
 from vision_collapse.metrics.fid import fid_from_features, frechet_distance, gaussian_stats
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prior import draw_per_class
+from vision_collapse.metrics.within_class import vendi_score
 
 FLOOR_QUANTILE = 0.95  # the band's upper edge: a perfect generator reads above it in 5% of draws
 
@@ -41,19 +42,23 @@ def class_floors(
     kid_subsets: int,
     generator: torch.Generator,
 ) -> list[dict]:
-    """Per class: FID and KID bands of n calibration images against that class's test images."""
+    """Per class: FID and KID bands of n calibration images against that class's test images, and the Vendi
+    score's median and 5th percentile (diversity's floor lies below: fewer distinct images is worse)."""
     rows = []
     for c, (cal, test) in enumerate(zip(calibration_by_class, test_by_class)):
-        fids, kids = [], []
+        fids, kids, vendis = [], [], []
         if len(cal) >= n >= 2:  # fewer than n unseen images: no like-for-like draw exists
             for _ in range(draws):
                 pick = cal[torch.randperm(len(cal), generator=generator)[:n]]
                 fids.append(fid_from_features(pick, test))
                 kids.append(kid(pick, test, kid_subset_size, kid_subsets, generator)[0])
+                vendis.append(vendi_score(pick))
         fid_band, kid_band = Band.of(fids), Band.of(kids)
+        vendi_low = float(np.quantile(vendis, 1 - FLOOR_QUANTILE)) if vendis else float("nan")
         rows.append({"class_index": c, "n": n, "available": len(cal), "draws": len(fids),
                      "fid_floor_median": fid_band.median, "fid_floor_p95": fid_band.p95,
-                     "kid_floor_median": kid_band.median, "kid_floor_p95": kid_band.p95})
+                     "kid_floor_median": kid_band.median, "kid_floor_p95": kid_band.p95,
+                     "vendi_floor_median": Band.of(vendis).median, "vendi_floor_p05": vendi_low})
     return rows
 
 

@@ -52,3 +52,12 @@ def js_divergence(freq: np.ndarray, reference: np.ndarray) -> float:
     m = (p + q) / 2
     part = lambda a: float(np.sum(a[a > 0] * np.log(a[a > 0] / m[a > 0])))  # noqa: E731
     return 0.5 * part(p) + 0.5 * part(q) if np.isfinite(p).all() else float("nan")
+
+
+def apportion(counts: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to n in the proportions of `counts` (largest remainders; exact when n is their sum)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    quota = counts / counts.sum() * n
+    out = np.floor(quota).astype(np.int64)
+    out[np.argsort(-(quota - out), kind="stable")[: n - out.sum()]] += 1
+    return out

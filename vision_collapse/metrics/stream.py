@@ -40,6 +40,31 @@ class Shard:
                    t["features"], z["score"])
 
 
+class PixelMoments:
+    """Running per-pixel mean and variance of uint8 images, on the [0, 1] scale."""
+
+    def __init__(self):
+        self.n, self.shift, self.sum, self.squares = 0, None, None, None
+
+    def update(self, images: torch.Tensor) -> "PixelMoments":
+        """Add a batch of images."""
+        x = images.flatten(1).double() / 255
+        if self.shift is None:  # sums around the first batch's mean keep float64 accurate
+            self.shift = x.mean(0)
+            self.sum, self.squares = torch.zeros_like(self.shift), torch.zeros_like(self.shift)
+        centred = x - self.shift
+        self.sum += centred.sum(0)
+        self.squares += (centred**2).sum(0)
+        self.n += len(x)
+        return self
+
+    def total_variance(self) -> float:
+        """Sum over pixels of each pixel's unbiased variance: the trace of the pixel covariance."""
+        if self.n < 2:
+            return float("nan")
+        return float(((self.squares - self.sum**2 / self.n) / (self.n - 1)).sum())
+
+
 class SampleStats:
     """Running counts, feature moments, and a fixed random subset of features (and evaluation samples)."""
 
@@ -66,7 +91,9 @@ class SampleStats:
         self.sum: torch.Tensor | None = None
         self.outer: torch.Tensor | None = None
         self.subset: list[torch.Tensor] = []
-        self.eval: list[list[tuple]] = [[] for _ in range(num_classes)]  # (judge labels, features, probs, backbone)
+        self.pixels = PixelMoments()
+        # (judge labels, features, probs, backbone, images) of the kept evaluation samples, per class
+        self.eval: list[list[tuple]] = [[] for _ in range(num_classes)]
 
     def update(self, shard: Shard) -> None:
         """Add the next shard: its carried-on labels, the judge's view and backbone features."""
@@ -78,6 +105,7 @@ class SampleStats:
         self.carried += np.bincount(shard.carried.numpy(), minlength=self.num_classes)
         if shard.conditioning is not None:
             self.conditioned += np.bincount(shard.conditioning.numpy(), minlength=self.num_classes)
+        self.pixels.update(shard.images)
         x = shard.features.double()
         if self.shift is None:
             self.shift = x.mean(0)
@@ -91,7 +119,8 @@ class SampleStats:
             room = self.eval_per_class - sum(len(e[0]) for e in self.eval[c])
             mine = ((judged.labels == c) & torch.from_numpy(~rejected)).nonzero().squeeze(1)[:max(room, 0)]
             if len(mine):
-                self.eval[c].append((judged.labels[mine], judged.features[mine], judged.probs[mine], x[mine]))
+                self.eval[c].append((judged.labels[mine], judged.features[mine], judged.probs[mine], x[mine],
+                                     shard.images[mine]))
         self.seen += len(x)
 
     @property
@@ -109,12 +138,14 @@ class SampleStats:
         """The features of the fixed random subset, in sample order."""
         return torch.cat(self.subset)
 
-    def eval_parts(self) -> tuple[torch.Tensor, Prediction, torch.Tensor]:
-        """(class of each, the judge's view, backbone features) of the kept evaluation samples, class by class."""
+    def eval_parts(self) -> tuple[torch.Tensor, Prediction, torch.Tensor, torch.Tensor | None]:
+        """(class of each, the judge's view, backbone features, images) of the kept evaluation samples, class by
+        class."""
         parts = [p for c in range(self.num_classes) for p in self.eval[c]]
         if not parts:
             dim = self.shift.shape[0] if self.shift is not None else 0
             empty = torch.zeros(0, dtype=torch.long)
-            return empty, Prediction(empty, torch.zeros(0, 0), torch.zeros(0, self.num_classes)), torch.zeros(0, dim)
-        labels, feats, probs, backbone = (torch.cat(list(t)) for t in zip(*parts))
-        return labels, Prediction(labels, feats, probs), backbone
+            return (empty, Prediction(empty, torch.zeros(0, 0), torch.zeros(0, self.num_classes)),
+                    torch.zeros(0, dim), None)
+        labels, feats, probs, backbone, images = (torch.cat(list(t)) for t in zip(*parts))
+        return labels, Prediction(labels, feats, probs), backbone, images

@@ -55,6 +55,18 @@ def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler):
     return sched
 
 
+def denoise(eps_of, sched, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Integrate a sampling scheduler from noise `x` to a sample; eps_of(x, t) predicts the noise at step t."""
+    # DDIM clips its estimate of x0 to [-1, 1] but by default steps on with the unclipped noise, which is not
+    # the ODE it integrates: under guidance every step pushes pixels further out, so FID got worse the more
+    # steps it took (165 at 5 steps, 353 at 100). Noise recomputed from the clipped x0 keeps the two
+    # consistent, and FID falls as steps grow (165, 161, 159, 157, 156 at 5 to 100 steps).
+    options = {"use_clipped_model_output": True} if isinstance(sched, DDIMScheduler) else {}
+    for t in tqdm(sched.timesteps, desc="sample", leave=False, disable=None if runtime().is_main else True):
+        x = sched.step(eps_of(x, t), t, x, generator=generator, **options).prev_sample
+    return x
+
+
 class DiffusionModel:
     """One generation's generative model: fit on labelled images, then sample."""
 
@@ -127,15 +139,15 @@ class DiffusionModel:
         if guided:  # one doubled batch [y, null] per step, as in DiT
             y = torch.cat([y, torch.full_like(y, self.num_classes)])
         context = torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
-        for t in tqdm(sched.timesteps, desc="sample", leave=False, disable=None if runtime().is_main else True):
+
+        def eps_of(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with context:
                 if guided:
                     eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=y).sample.float().chunk(2)
-                    eps = eps_u + cfg.guidance_scale * (eps_c - eps_u)
-                else:
-                    eps = unet(x, t, class_labels=y).sample.float()
-            x = sched.step(eps, t, x, generator=generator if cfg.sampler == "ddpm" else None).prev_sample
-        return to_uint8(x).cpu()
+                    return eps_u + cfg.guidance_scale * (eps_c - eps_u)
+                return unet(x, t, class_labels=y).sample.float()
+
+        return to_uint8(denoise(eps_of, sched, x, generator if cfg.sampler == "ddpm" else None)).cpu()
 
     def save(self, directory: Path) -> None:
         """Write a stock diffusers pipeline folder (model_index.json, unet/, scheduler/)."""

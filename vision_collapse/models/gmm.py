@@ -17,7 +17,7 @@ REG_COVAR = 1e-3  # added to every covariance diagonal, so a class of 1-2 images
 
 
 class GMMModel:
-    """PCA to model.pca_dim dimensions, then a Gaussian mixture per class (or one for all images)."""
+    """PCA (full rank, or model.pca_dim dimensions), then a Gaussian mixture per class (or one for all images)."""
 
     def __init__(self, cfg: ModelConfig, resolution: int, channels: int, num_classes: int, conditional: bool,
                  bf16: bool = False):  # bf16: unused; mixtures are sampled in float64
@@ -30,7 +30,7 @@ class GMMModel:
         """Fit the PCA and the mixtures by EM in seconds (train.* and checkpoints do not apply); no loss curve."""
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
         x = to_model_range(data.images).flatten(1).double().numpy()
-        pca = PCA(n_components=min(self.cfg.pca_dim, *x.shape), random_state=seed).fit(x)
+        pca = PCA(n_components=min(self.cfg.pca_dim or x.shape[1], *x.shape), random_state=seed).fit(x)
         z, labels = pca.transform(x), data.labels.numpy()
         pooled = self._mixture(z, seed)
         groups = range(self.num_classes) if self.conditional else [None]
@@ -57,7 +57,8 @@ class GMMModel:
         return gm.weights_, gm.means_, gm.covariances_
 
     def sample(self, n: int, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-        """Draw n images: a component by weight, then a Gaussian draw with covariance scaled by temperature."""
+        """Draw n images: a component by weight, then a Gaussian draw whose standard deviation is scaled by
+        model.temperature (the same meaning as for the other models)."""
         p = self.params
         rng = np.random.default_rng(int(torch.randint(2**63 - 1, (1,), generator=generator)))
         groups = labels.numpy() if self.conditional else np.zeros(n, dtype=np.int64)
@@ -67,7 +68,7 @@ class GMMModel:
             rows = np.flatnonzero(groups == g)
             comp = rng.choice(len(p["weights"][g]), size=len(rows), p=p["weights"][g] / p["weights"][g].sum())
             eps = rng.standard_normal((len(rows), z.shape[1]))
-            z[rows] = p["means"][g][comp] + np.sqrt(self.cfg.temperature) * np.einsum("nij,nj->ni", chol[g][comp], eps)
+            z[rows] = p["means"][g][comp] + self.cfg.temperature * np.einsum("nij,nj->ni", chol[g][comp], eps)
         x = z @ p["pca_components"] + p["pca_mean"]
         return to_uint8(torch.from_numpy(x).float().view(n, *self.shape))
 

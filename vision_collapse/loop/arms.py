@@ -1,0 +1,139 @@
+"""Several variants ("arms") of one config, each over several seeds, run as parallel processes; and what
+changed from generation 0 to the last in each, with 95% intervals across seeds.
+
+Each arm is a multi-seed folder OUT/<arm>/seed_<s>/ of normal runs, so `report`, `plot` and `grid` read it,
+and re-running the same command resumes every unfinished seed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from vision_collapse import run_folder as rf
+from vision_collapse.config import load_config
+from vision_collapse.errors import UserError
+from vision_collapse.loop.multiseed import write_aggregate
+from vision_collapse.metrics.aggregate import mean_ci
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One variant of the config."""
+
+    name: str  # its folder under OUT
+    overrides: tuple[str, ...] = ()  # KEY=VALUE applied after the config's own overrides
+    label: str = ""  # what it is, for tables and plots; the name when empty
+
+
+def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> None:
+    """Load every arm's config first, so a bad key fails before any process starts."""
+    for arm in arms:
+        load_config(config, [*overrides, *arm.overrides])
+
+
+def _job_command(config: Path, overrides: list[str], arm: Arm, seed: int, folder: Path) -> list[str]:
+    """The `vision-collapse run` command line of one arm and seed."""
+    return [sys.executable, "-m", "vision_collapse", "run", str(config), *overrides, *arm.overrides, f"seed={seed}",
+            "log.plots=false", "--out", str(folder)]
+
+
+def run_arms(
+    config: Path,
+    overrides: list[str],  # the user's KEY=VALUE overrides, shared by every arm
+    arms: list[Arm],
+    seeds: list[int],
+    out: Path,
+    jobs: int,  # processes at once; each gets cores // jobs threads
+    log: Callable[[str], None] = print,
+) -> None:
+    """Run (or resume) every arm and seed into OUT/<arm>/seed_<s>/, then write each arm's aggregate.csv."""
+    check_arms(config, overrides, arms)
+    out = Path(out)
+    (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
+    todo = [(arm, s) for arm in arms for s in seeds
+            if not (rf.seed_dir(out / arm.name, s) / rf.DONE).is_file()]
+    log(f"{len(arms)} arm(s) x {len(seeds)} seed(s): {len(todo)} run(s) to do, {jobs} at a time")
+    # Threads split between the processes: two CPU-heavy processes on two cores otherwise slow each other 10x.
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), "TQDM_DISABLE": "1"}
+    running: list[tuple[subprocess.Popen, Arm, int, object]] = []
+    failed: list[str] = []
+    bar = tqdm(total=len(todo), desc="runs", disable=None)
+    while todo or running:
+        while todo and len(running) < jobs:
+            arm, s = todo.pop(0)
+            folder = rf.seed_dir(out / arm.name, s)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(out / rf.ARM_LOGS / f"{arm.name}_seed_{s}.log", "w")
+            proc = subprocess.Popen(_job_command(config, overrides, arm, s, folder), stdout=handle,
+                                    stderr=subprocess.STDOUT, env=env)
+            running.append((proc, arm, s, handle))
+        time.sleep(0.5)
+        for entry in [r for r in running if r[0].poll() is not None]:
+            proc, arm, s, handle = entry
+            handle.close()
+            running.remove(entry)
+            bar.update(1)
+            if proc.returncode != 0:
+                lines = (out / rf.ARM_LOGS / f"{arm.name}_seed_{s}.log").read_text().strip().splitlines()
+                failed.append(f"{arm.name} seed {s}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    bar.close()
+    for arm in arms:
+        if rf.seed_dirs(out / arm.name):
+            write_aggregate(out / arm.name)
+            if all((rf.seed_dir(out / arm.name, s) / rf.DONE).is_file() for s in seeds):
+                rf.mark_done(out / arm.name)
+    if failed:
+        raise UserError(f"{len(failed)} run(s) failed, e.g. {failed[0]}; see {out / rf.ARM_LOGS}, fix it and re-run "
+                        "to resume")
+
+
+def seed_changes(run: Path) -> dict | None:
+    """One finished seed's change from generation 0 to its last generation: calibrated head and tail shares,
+    classes extinct by the judge, and whether its last head or tail share lies beyond the chance band."""
+    rows = rf.read_table(run / rf.SUMMARY)
+    if not (run / rf.DONE).is_file() or not rows:
+        return None
+    first, last = rows[0], rows[-1]
+
+    def change(key: str) -> float:
+        return float(last[key]) - float(first[key])
+
+    head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
+    return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
+            "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
+            "beyond_chance": float(bool(float(last["head_beyond_chance"]) or float(last["tail_beyond_chance"])))}
+
+
+def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str) -> list[dict]:
+    """One row per arm: mean change and 95% CI of head, tail and extinction across seeds, the share of seeds
+    with head up and tail down and of seeds beyond chance, and (paired by seed) the difference from the
+    `reference` arm: what switching this arm's cause off took away."""
+    changes = {arm.name: {s: seed_changes(rf.seed_dir(Path(out) / arm.name, s)) for s in seeds} for arm in arms}
+    rows = []
+    for arm in arms:
+        mine = {s: c for s, c in changes[arm.name].items() if c is not None}
+        row = {"arm": arm.name, "label": arm.label or arm.name, "overrides": " ".join(arm.overrides),
+               "seeds": len(mine)}
+        for key in ("head", "tail", "extinct"):
+            ci = mean_ci([c[key] for c in mine.values()])
+            row.update({f"{key}_change": ci["mean"], f"{key}_change_low": ci["ci_low"],
+                        f"{key}_change_high": ci["ci_high"]})
+        for key in ("head_up_tail_down", "beyond_chance"):
+            row[f"{key}_share"] = float(np.mean([c[key] for c in mine.values()])) if mine else float("nan")
+        ref = changes.get(reference, {})
+        for key in ("head", "tail"):
+            paired = [ref[s][key] - c[key] for s, c in mine.items() if ref.get(s) is not None]
+            ci = mean_ci(paired) if arm.name != reference else {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+            row.update({f"{key}_effect": ci["mean"], f"{key}_effect_low": ci["ci_low"],
+                        f"{key}_effect_high": ci["ci_high"]})
+        rows.append(row)
+    return rows
