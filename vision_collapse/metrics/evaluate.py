@@ -275,7 +275,10 @@ def within_class_summary(rows: list[dict], stats: SampleStats, train_set: Labell
 
     train_variance = PixelMoments().update(train_set.images).total_variance() if len(train_set) else float("nan")
     variance = stats.pixels.total_variance()
-    return {"variance_ratio": variance / ref.real_variance, "variance_ratio_train": variance / train_variance,
+    def ratio(reference: float) -> float:  # NaN, not a crash, for a set of identical images
+        return variance / reference if reference > 0 else float("nan")
+
+    return {"variance_ratio": ratio(ref.real_variance), "variance_ratio_train": ratio(train_variance),
             **{k: mean(k) for k in ("vendi", "vendi_floor_median", "memorised_share", "memorised_real", "cas",
                                     "cas_real")}}
 

@@ -39,9 +39,11 @@ class Recogniser:
         # Nearest-neighbour distance, not distance to a class mean: noise lands near the means of a
         # ReLU feature space, but far from every real image.
         dist = nearest_real_distance(features, probs.argmax(1), train_features_by_class)
+        # The distances are computed once: the loop only moves the thresholds (recomputing them per step took
+        # 14 minutes on Fashion-MNIST's 30,000 calibration images).
         for q in np.linspace(quantile, 1.0, 401):
             rec = cls(float(np.quantile(confidence, 1 - q)), float(np.quantile(dist, q)), train_features_by_class)
-            if rec.unrecognisable(probs, features).mean() <= 1 - quantile:
+            if ((confidence < rec.min_confidence) | (dist > rec.max_distance)).mean() <= 1 - quantile:
                 return rec
         return rec
 
