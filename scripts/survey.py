@@ -47,21 +47,30 @@ carried labels counts).
 """
 
 
-def fmt(row: dict, key: str) -> str:
-    """'mean [low, high]' of one change column."""
-    return f"{row[f'{key}_change']:+.3f} [{row[f'{key}_change_low']:+.3f}, {row[f'{key}_change_high']:+.3f}]"
+def fmt(row: dict, key: str, sign: str = "+") -> str:
+    """'mean [low, high]' of one column and its interval."""
+    return f"{row[key]:{sign}.3f} [{row[f'{key}_low']:{sign}.3f}, {row[f'{key}_high']:{sign}.3f}]"
 
 
-def markdown(dataset: str, rows: list[dict]) -> str:
-    """One dataset's table."""
-    lines = [f"### {dataset}", "",
+def markdown(dataset: str, rows: list[dict], real: tuple[float, float]) -> str:
+    """One dataset's table; `real` is the real subset's (head, tail) share."""
+    lines = [f"### {dataset}", "", f"Real subset: head share {real[0]:.3f}, tail share {real[1]:.3f}.", "",
              "| arm | overrides | seeds | head share change [95% CI] | tail share change [95% CI] | "
-             "extinct (judge) change [95% CI] | head up and tail down | beyond chance |",
-             "|---|---|---|---|---|---|---|---|"]
+             "extinct (judge) change | head, tail share at the last generation | head up and tail down | "
+             "beyond chance |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['label']} | `{r['overrides'] or '-'}` | {r['seeds']} | {fmt(r, 'head')} | {fmt(r, 'tail')} | "
-                     f"{fmt(r, 'extinct')} | {r['head_up_tail_down_share']:.0%} | {r['beyond_chance_share']:.0%} |")
+        lines.append(f"| {r['label']} | `{r['overrides'] or '-'}` | {r['seeds']} | {fmt(r, 'head_change')} | "
+                     f"{fmt(r, 'tail_change')} | {fmt(r, 'extinct_change')} | {fmt(r, 'head_last', '')}, "
+                     f"{fmt(r, 'tail_last', '')} | {r['head_up_tail_down_share']:.0%} | {r['beyond_chance_share']:.0%} |")
     return "\n".join(lines) + "\n"
+
+
+def real_shares(folder: Path) -> tuple[float, float]:
+    """The real subset's calibrated head and tail shares, from a run's baseline.csv."""
+    from vision_collapse import run_folder as rf
+
+    row = rf.read_table(rf.seed_dir(folder / NULL, 0) / rf.BASELINE)[0]
+    return float(row["head_share_calibrated"]), float(row["tail_share_calibrated"])
 
 
 def main() -> None:
@@ -77,7 +86,7 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         config = Path("configs/survey") / f"{dataset}.yaml"
         run_arms(config, [], ARMS, seeds, args.out / dataset, args.jobs)
-        tables.append(markdown(dataset, arm_table(args.out / dataset, ARMS, seeds, NULL)))
+        tables.append(markdown(dataset, arm_table(args.out / dataset, ARMS, seeds, NULL), real_shares(args.out / dataset)))
     text = HEADER.format(seeds=args.seeds, datasets=args.datasets) + "\n" + "\n".join(tables)
     print(text)
     if args.write:

@@ -109,12 +109,14 @@ def seed_changes(run: Path) -> dict | None:
 
     head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
     return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
+            "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
             "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
             "beyond_chance": float(bool(float(last["head_beyond_chance"]) or float(last["tail_beyond_chance"])))}
 
 
 def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str) -> list[dict]:
-    """One row per arm: mean change and 95% CI of head, tail and extinction across seeds, the share of seeds
+    """One row per arm: mean change and 95% CI of head, tail and extinction across seeds (and the last
+    generation's head and tail shares), the share of seeds
     with head up and tail down and of seeds beyond chance, and (paired by seed) the difference from the
     `reference` arm: what switching this arm's cause off took away."""
     changes = {arm.name: {s: seed_changes(rf.seed_dir(Path(out) / arm.name, s)) for s in seeds} for arm in arms}
@@ -127,6 +129,9 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str) -> l
             ci = mean_ci([c[key] for c in mine.values()])
             row.update({f"{key}_change": ci["mean"], f"{key}_change_low": ci["ci_low"],
                         f"{key}_change_high": ci["ci_high"]})
+        for key in ("head_last", "tail_last"):  # where the shares ended, to read against the real subset's
+            ci = mean_ci([c[key] for c in mine.values()])
+            row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
         for key in ("head_up_tail_down", "beyond_chance"):
             row[f"{key}_share"] = float(np.mean([c[key] for c in mine.values()])) if mine else float("nan")
         ref = changes.get(reference, {})
