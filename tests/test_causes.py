@@ -182,10 +182,12 @@ def test_attribute_runs_each_cause_off_and_resumes(tmp_path, capsys):
     from helpers import FAST_GMM, rows
 
     out = tmp_path / "attribution"
-    argv = ["attribute", "configs/quick.yaml", *FAST_GMM, "--seeds", "0-1", "--jobs", "2", "--out", str(out)]
+    # Labels at the real counts exactly: curation is the one active cause, so two arms of two seeds each.
+    argv = ["attribute", "configs/quick.yaml", *FAST_GMM, "loop.label_sampling=original_exact", "--seeds", "0-1",
+            "--jobs", "2", "--out", str(out)]
     assert main(argv) == 0
     table = {r["arm"]: r for r in rows(out / "attribution.csv")}
-    assert list(table) == ["as_configured", "no_finite_resampling", "no_curation"]
+    assert list(table) == ["as_configured", "no_curation"]
     assert (out / "attribution.png").stat().st_size > 0
 
     def change(arm, seed, key):
@@ -234,8 +236,8 @@ def test_the_default_curates_one_of_four_toward_the_head(tmp_path):
     from helpers import LIGHT_RUN, rows
 
     out = tmp_path / "quick"
-    assert main(["run", "configs/quick.yaml", *LIGHT_RUN, "loop.generations=1", "eval.cas_epochs=1",
-                 "--out", str(out)]) == 0
+    assert main(["run", "configs/quick.yaml", *LIGHT_RUN, "loop.generations=1", "judge.epochs=2",
+                 "eval.samples_per_class=10", "--out", str(out)]) == 0
     table = [r for r in rows(out / "gen_000" / "metrics.csv") if r["class_index"] != "-1"]
     real = np.array([int(r["train_count"]) for r in table])
     kept = np.array([int(r["sample_count"]) for r in table])
