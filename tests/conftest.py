@@ -14,15 +14,15 @@ def _private_cache(tmp_path_factory):
     mp.undo()
 
 
-
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory):
-    """make_run(*overrides, name=...) runs configs/neutral.yaml with FAST_GMM and the overrides; returns the folder."""
+    """make_run(*overrides, name=..., config=...) runs a config (configs/neutral.yaml) with FAST_GMM and the
+    overrides; returns the folder."""
     from vision_collapse.cli import main
 
-    def make(*overrides, name="run"):
+    def make(*overrides, name="run", config="configs/neutral.yaml"):
         out = tmp_path_factory.mktemp(name) / name
-        assert main(["run", "configs/neutral.yaml", *FAST_GMM, *overrides, "--out", str(out)]) == 0
+        assert main(["run", config, *FAST_GMM, *overrides, "--out", str(out)]) == 0
         return out
 
     return make

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from vision_collapse.config import ModelConfig, load_config
+from vision_collapse.config.causes import active_causes
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.loop.causes import active_causes
 from vision_collapse.loop.labels import choose_one_of_k
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.metrics.chance import NeutralLoop, neutral_chain
@@ -204,6 +204,11 @@ def test_attribute_runs_each_cause_off_and_resumes(tmp_path, capsys):
             assert float(row["head_effect"]) == pytest.approx(np.mean(paired))
     cfg = (out / "no_curation" / "seed_1" / "config.yaml").read_text()
     assert "curation_choice: 1" in cfg and "seed: 1" in cfg
+    assert main(["report", str(out)]) == 0  # the attribution page: its table, its plot, each arm's verdict
+    page = (out / "report.html").read_text()
+    assert page.index('<section id="verdict">') < page.index('<section id="plot">') < page.index('id="arms"')
+    change = float(table["no_curation"]["tail_change"])
+    assert f"{change:+.3f} [" in page and page.count("<img ") == 1 and page.count("# Verdict: ") == 2
     before = (out / "attribution.csv").read_text()
     capsys.readouterr()
     assert main(argv) == 0  # resumes: nothing left to run, the same table
@@ -222,11 +227,21 @@ def test_attribute_refuses_a_config_without_causes(tmp_path, capsys):
 def test_readme_switch_table_is_generated_from_the_causes():
     from pathlib import Path
 
-    from vision_collapse.loop.causes import END, START, causes_table
+    from vision_collapse.config.causes import END, START, causes_table
 
     readme = Path("README.md").read_text()
     block = readme[readme.index(START): readme.index(END) + len(END)]
-    assert block == causes_table(), "README switch table is stale: python -m vision_collapse.loop.causes"
+    assert block == causes_table(), "README switch table is stale: python -m vision_collapse.config.causes"
+
+
+def test_readme_column_tables_are_generated_from_one_source():
+    from pathlib import Path
+
+    from vision_collapse.metrics.columns import END, START, columns_tables
+
+    readme = Path("README.md").read_text()
+    block = readme[readme.index(START): readme.index(END) + len(END)]
+    assert block == columns_tables(), "README column tables are stale: python -m vision_collapse.metrics.columns"
 
 
 @pytest.mark.slow

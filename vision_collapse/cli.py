@@ -47,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
     plot.add_argument("--svg", action="store_true", help="also write every plot as SVG")
     report = sub.add_parser("report", help="write RUN/report.html, a self-contained page")
-    report.add_argument("run", type=Path, help="a run folder, finished, partial or multi-seed")
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                        help="a run folder (finished, partial or multi-seed) or an attribute folder; several runs "
+                             "give one page comparing them by the config keys in which they differ")
+    report.add_argument("--out", type=Path, help="several runs: the comparison page (default compare.html beside "
+                                                 "them)")
     compare = sub.add_parser("compare", help="overlay runs that differ in a few config keys")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more run folders")
     compare.add_argument("--metric", default="tail_share", help="a summary.csv column (default tail_share)")
@@ -100,13 +104,25 @@ def cmd_run(args) -> int:
 
         run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
                         after_aggregate=draw_plots)
-        _say(f"done: {run}  (seed_*/, aggregate.csv, plots/)")
+        _say(f"done: {run}  (seed_*/, aggregate.csv, plots/, verdict.md)")
+        _say_verdict(run)
         return 0
     from vision_collapse.loop.experiment import run_experiment
 
     run = run_experiment(cfg, out, force=args.force, after_generation=render_generation)
-    _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/)")
+    _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
+    _say_verdict(run)
     return 0
+
+
+def _say_verdict(run: Path) -> None:
+    """Write RUN/verdict.md and print it: the run's last lines answer whether the tail collapsed, and why."""
+    from vision_collapse.runtime import is_main_process
+    from vision_collapse.viz.verdict import write_verdict
+
+    text = write_verdict(run) if is_main_process() else ""
+    if text:
+        print("\n" + text, end="")
 
 
 def cmd_attribute(args) -> int:
@@ -189,11 +205,15 @@ def cmd_grid(args) -> int:
 
 
 def cmd_report(args) -> int:
-    """vision-collapse report RUN."""
-    from vision_collapse.viz.report import write_report
+    """vision-collapse report RUN [RUN ...] [--out FILE]."""
+    from vision_collapse.viz.report import write_comparison, write_report
 
-    _require_run(args.run)
-    print(f"wrote {write_report(args.run)}")
+    if len(args.runs) == 1:
+        if args.out:
+            raise UserError("--out names the page comparing several runs; one run's page is RUN/report.html")
+        print(f"wrote {write_report(args.runs[0])}")
+    else:
+        print(f"wrote {write_comparison(args.runs, args.out)}")
     return 0
 
 

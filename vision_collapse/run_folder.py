@@ -57,6 +57,8 @@ GRIDS = "grids"
 MOSAIC = "mosaic.png"  # under GRIDS: class x generation
 GENERATIONS_GIF = "generations.gif"  # under GRIDS: one frame per generation
 REPORT = "report.html"
+VERDICT = "verdict.md"  # the verdict: head and tail against chance, extinction, quality, active causes
+COMPARISON = "compare.html"  # `report A B ...`: the page comparing runs, by default beside them
 TENSORBOARD = "tensorboard"
 
 # -- row names in the tables ----------------------------------------------------------------------------------
@@ -65,7 +67,8 @@ ALL = "all"  # aggregate.csv's run-level rows (class_index -1), from summary.csv
 
 REAL = "real"  # the provenance source of real images; synthetic ones come from 'gen<k>'
 _SEED_DIR = re.compile(r"seed_(\d+)")
-_MULTISEED_ENTRIES = re.compile(rf"seed_\d+|{re.escape(AGGREGATE)}|{PLOTS}|{DONE}")
+_MULTISEED_ENTRIES = re.compile(
+    rf"seed_\d+|{re.escape(AGGREGATE)}|{PLOTS}|{DONE}|{re.escape(VERDICT)}|{re.escape(REPORT)}|{GRIDS}|{re.escape(COMPARISON)}")
 
 
 def filmstrip_name(class_name: str) -> str:

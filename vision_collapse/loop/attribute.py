@@ -8,9 +8,9 @@ from typing import Callable
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
+from vision_collapse.config.causes import active_causes
 from vision_collapse.errors import UserError
 from vision_collapse.loop.arms import Arm, arm_table, run_arms
-from vision_collapse.loop.causes import active_causes
 
 AS_CONFIGURED = "as_configured"  # the arm with every cause of the config on
 

@@ -28,16 +28,27 @@ def metric_series(run: Path, metric: str) -> np.ndarray:
     return np.array([[float(r["generation"])] + [float(r[metric])] * 3 for r in rows])
 
 
-def compare_runs(runs: list[Path], metric: str, out: Path) -> list[Path]:
-    """Write OUT/compare.png and OUT/compare.csv for `metric` across `runs`; returns the two paths."""
-    from vision_collapse.viz.plots import class_colours, plt, save_figure
-
+def run_labels(runs: list[Path]) -> tuple[list[str], list[str]]:
+    """(the config keys in which the runs differ, each run's label: its values of those keys, or its name)."""
     configs = [rf.read_config(r) for r in runs]  # a multi-seed folder's: its first seed's, seed left out of diffs
-    keys = [k for k in differing_keys(configs) if not (k == "seed" and any(rf.is_multiseed(r) for r in runs))]
+    # log.* keys change what is drawn, never a number, so they do not tell runs apart; nor does a multi-seed
+    # folder's first seed.
+    keys = [k for k in differing_keys(configs) if not k.startswith("log.")
+            and not (k == "seed" and any(rf.is_multiseed(r) for r in runs))]
     labels = []
     for run, cfg in zip(runs, configs):
         flat = flatten(config_to_dict(cfg))
-        labels.append(", ".join(f"{k}={flat[k]}" for k in keys) or run.name)
+        labels.append(", ".join(f"{k}={flat[k]}" for k in keys) or Path(run).name)
+    return keys, labels
+
+
+def compare_runs(runs: list[Path], metric: str, out: Path, name: str = "compare") -> list[Path]:
+    """Write OUT/NAME.png and OUT/NAME.csv for `metric` across `runs`; returns the two paths."""
+    from matplotlib.ticker import MaxNLocator
+
+    from vision_collapse.viz.plots import class_colours, plt, save_figure
+
+    keys, labels = run_labels(runs)
     series = [metric_series(r, metric) for r in runs]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, s, colour in zip(labels, series, class_colours(len(runs))):
@@ -45,9 +56,10 @@ def compare_runs(runs: list[Path], metric: str, out: Path) -> list[Path]:
             ax.plot(s[:, 0], s[:, 1], marker="o", ms=3, color=colour, label=label)
             ax.fill_between(s[:, 0], s[:, 2], s[:, 3], color=colour, alpha=0.15, linewidth=0)
     ax.set(xlabel="generation", ylabel=metric, title=f"{metric}: runs differing in {', '.join(keys) or 'nothing'}")
-    ax.legend(fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # generations are whole numbers
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below the axes, off the lines
     out = Path(out)
-    paths = [out / "compare.png", out / "compare.csv"]
+    paths = [out / f"{name}.png", out / f"{name}.csv"]
     save_figure(fig, paths[0])
     rows = [{"run": str(run), "label": label, "generation": int(g), metric: m, "ci_low": lo, "ci_high": hi}
             for run, label, s in zip(runs, labels, series) for g, m, lo, hi in s]

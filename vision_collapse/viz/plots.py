@@ -26,6 +26,12 @@ def metric_table(rows: list[dict], column: str) -> tuple[list[int], list[str], n
     return gens, [name for _, name in classes], table
 
 
+def class_order(run: Path) -> tuple[list[str], list[int]]:
+    """(class names, class indices from the rarest to the most common in the real subset) of a single run."""
+    _, names, train = metric_table(rf.read_table(Path(run) / rf.METRICS), "train_count")
+    return names, [int(c) for c in np.argsort(train[0], kind="stable")]
+
+
 def class_colours(n: int):
     """A distinct colour per class."""
     cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "viridis")
@@ -66,10 +72,9 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
             ax.plot(gens, p95[:, c], ls=":", lw=0.8, color=colour)
     for c, (name, colour) in enumerate(zip(names, class_colours(len(names)))):
         ax.plot(gens, fid[:, c], marker="o", ms=3, color=colour, label=name)
-    ax.set(xlabel="generation", ylabel="FID vs real test images of the class (judge features)")
+    ax.set(xlabel="generation")
+    scale_y(ax, "FID vs real test images of the class (judge features)", fid, log=True)
     ax.set_xticks(gens)
-    if np.nanmin(fid, initial=np.inf) > 0:
-        ax.set_yscale("log")
     ax.set_title("Per-class FID (missing points: fewer than eval.samples_per_class samples)")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="class")
     save_figure(fig, path)
@@ -108,6 +113,48 @@ def plot_global_fid(rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+def scale_y(ax, label: str, values, log: bool) -> None:
+    """Label the y axis and, when `log`, put it on a log scale; symlog when some values are 0, so a vanished class
+    still shows. The label says which scale the axis has."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if log and v.size and v.min() > 0:
+        ax.set_yscale("log")
+        label += " (log scale)"
+    elif log and v.size and v.min() >= 0 and v.max() > 0:
+        floor = float(v[v > 0].min())
+        ax.set_yscale("symlog", linthresh=floor)
+        ax.set_ylim(bottom=0)
+        label += f" (log scale, linear below {floor:.2g})"
+    ax.set_ylabel(label)
+
+
+def plot_class_chance(rows: list[dict], names: list[str], order: list[int], path: Path) -> None:
+    """Each class's tracked share against its own band of neutral drift, one panel per class in `order`."""
+    columns = min(5, len(order))
+    lines = -(-len(order) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(2.1 * columns, 1.7 * lines), sharex=True, squeeze=False)
+    for ax in axes.flat[len(order):]:
+        ax.set_axis_off()
+    for ax, c in zip(axes.flat, order):
+        mine = [r for r in rows if r["quantity"] == str(c)]
+        gens = [int(r["generation"]) for r in mine]
+        low, high, seen = ([float(r[k]) for r in mine] for k in ("low", "high", "observed"))
+        ax.fill_between(gens, low, high, color="0.85")
+        ax.plot(gens, seen, marker="o", ms=2.5, color="C3")
+        beyond = [i for i, r in enumerate(mine) if r["beyond"] == "1"]
+        ax.plot([gens[i] for i in beyond], [seen[i] for i in beyond], "k*", ms=7)
+        ax.set_title(names[c][:16], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xticks(gens)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share", fontsize=8)
+    fig.suptitle("Each class's share (tracked histogram) against its 95% band of neutral drift (grey); "
+                 "* beyond chance. Rarest first.", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def save_figure(fig, path: Path) -> None:
     """Save a figure atomically and free it."""
     buf = io.BytesIO()
@@ -132,11 +179,9 @@ def plot_bands(series: dict[str, np.ndarray], path: Path, ylabel: str, title: st
     for (name, v), colour in zip(series.items(), class_colours(len(series))):
         ax.plot(v[:, 0], v[:, 1], marker="o", ms=3, color=colour, label=name)
         ax.fill_between(v[:, 0], v[:, 2], v[:, 3], color=colour, alpha=0.15, linewidth=0)
-    ax.set(xlabel="generation", ylabel=ylabel)
+    ax.set(xlabel="generation")
     ax.set_xticks(sorted({int(g) for v in series.values() for g in v[:, 0]}))
-    finite = [v[:, 1][np.isfinite(v[:, 1])] for v in series.values()]
-    if log and any(len(f) for f in finite) and all(f.min(initial=np.inf) > 0 for f in finite):
-        ax.set_yscale("log")
+    scale_y(ax, ylabel, np.concatenate([v[:, 1] for v in series.values()]) if series else [], log)
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     save_figure(fig, path)
@@ -176,7 +221,7 @@ def plot_heatmap(series: dict[str, np.ndarray], path: Path, metric: str) -> None
     ax.set_xticks(range(len(gens)), gens)
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set(xlabel="generation", title=f"per-class {metric} (blank: too few samples)")
-    fig.colorbar(image, ax=ax)
+    fig.colorbar(image, ax=ax, label=f"{metric} (log colour scale)" if norm else metric)
     save_figure(fig, path)
 
 
@@ -184,7 +229,8 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
     """Redraw RUN/plots/ from the run's tables (aggregate.csv for a multi-seed run); [] before generation 0 ends.
 
     class_frequency (stacked; for several seeds the mean lines with 95% bands), class_frequency_log,
-    per_class_fid (with the noise floor), heatmap_fid, heatmap_kid, shares and precision_recall.
+    per_class_fid (with the noise floor), heatmap_fid, heatmap_kid, shares, precision_recall and, for one seed,
+    chance, class_chance (each class against its band) and fid.
     """
     run = Path(run)
     multi = rf.is_multiseed(run)
@@ -211,7 +257,7 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
         emit("per_class_fid", lambda p: plot_per_class_fid(rows, p))
     calibrated = run_series(run, "gen_freq_calibrated", True)
     emit("class_frequency_log", lambda p: plot_bands(
-        calibrated or run_series(run, "gen_freq", True), p, "class share (log)",
+        calibrated or run_series(run, "gen_freq", True), p, "class share",
         f"{'Calibrated' if calibrated else 'Judged'} class frequency ({seeds})", log=True))
     for metric in ("fid", "kid"):
         if run_series(run, metric, True):
@@ -221,7 +267,11 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
     if shares:
         emit("shares", lambda p: plot_bands(shares, p, "share of samples", f"Head and tail share ({seeds})"))
     if not multi and (run / rf.CHANCE).is_file():
-        emit("chance", lambda p: plot_chance(rf.read_table(run / rf.CHANCE), p))
+        chance = rf.read_table(run / rf.CHANCE)
+        emit("chance", lambda p: plot_chance(chance, p))
+        if any(r["quantity"].isdigit() for r in chance):
+            names, order = class_order(run)
+            emit("class_chance", lambda p: plot_class_chance(chance, names, order, p))
         emit("fid", lambda p: plot_global_fid(rf.read_table(run / rf.SUMMARY), p))
     quality = {m: v for m in ("precision", "recall", "density", "coverage") for v in run_series(run, m, False).values()}
     if quality:

@@ -1,52 +1,36 @@
-"""RUN/report.html: one self-contained static page (config, judge, tables, plots, grids, warnings).
+"""RUN/report.html: one self-contained static page that answers "did the minority classes collapse, and why?"
+first, then shows the evidence in the order a reader asks for it.
 
-Every picture is embedded as a data URI, so the page opens from disk in any browser with no server and no
-network.
+Verdict; caveats; class frequency against chance; per-class quality against its floor; the class x
+generation mosaic; per-class cards, rarest first; the tables; the config, folded, last. A multi-seed folder
+gets the same page with intervals across seeds; several runs get a comparison page; an `attribute` folder
+gets its attribution table and plot.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
-import numpy as np
-
 from vision_collapse import run_folder as rf
+from vision_collapse.config import ExperimentConfig, config_to_dict, flatten
+from vision_collapse.errors import UserError
+from vision_collapse.metrics import columns
 from vision_collapse.metrics.classifier import RELIABLE_RECALL
+from vision_collapse.viz.cards import class_cards
+from vision_collapse.viz.html import details, image, number, page, section, table, transposed
+from vision_collapse.viz.verdict import Verdict, run_verdict, write_verdict
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:4px 0}pre{background:#f7f7f7;padding:8px}
-.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:6px 10px;margin:4px 0}"""
-# After load, record how many embedded pictures decoded, so a headless browser test can check them all.
-CHECK = """<script>window.addEventListener('load',()=>{const i=[...document.images];
-document.body.dataset.images=i.length;document.body.dataset.decoded=i.filter(x=>x.naturalWidth>0).length;});</script>"""
-
-
-def _img(path: Path, alt: str) -> str:
-    """An <img> with the file embedded."""
-    mime = {"png": "image/png", "gif": "image/gif", "svg": "image/svg+xml"}[path.suffix[1:]]
-    data = base64.b64encode(path.read_bytes()).decode()
-    caption = html.escape(alt)
-    return f'<figure><img alt="{caption}" src="data:{mime};base64,{data}"><figcaption>{caption}</figcaption></figure>'
-
-
-def _table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """An HTML table of CSV rows, numbers at 4 significant digits."""
-    if not rows:
-        return "<p>(none yet)</p>"
-    columns = columns or list(rows[0])
-
-    def cell(v: str) -> str:
-        try:
-            return f"{float(v):.4g}"
-        except ValueError:
-            return html.escape(v)
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+FREQUENCY_PLOTS = (("class_frequency", "Class shares of recognised samples by generation"),
+                   ("class_chance", "Each class against its own band of neutral drift"),
+                   ("chance", "Head and tail share against neutral drift"),
+                   ("class_frequency_log", "Calibrated class shares on a log scale: the tail up close"),
+                   ("shares", "Head, tail and unrecognisable shares"))
+SHOWN_CAVEATS = 4  # caveats shown open; more are folded
+QUALITY_PLOTS = (("per_class_fid", "Per-class FID against the real-image floor"),
+                 ("fid", "Global FID against the real floor at the same labels"),
+                 ("heatmap_fid", "Per-class FID, classes by generations"),
+                 ("precision_recall", "Precision, recall, density and coverage"))
 
 
 def warnings(run: Path) -> list[str]:
@@ -58,66 +42,222 @@ def warnings(run: Path) -> list[str]:
                    f"(below {RELIABLE_RECALL}): its frequencies and label fidelity are unreliable.")
     for r in rf.read_table(run / rf.METRICS):
         fid, floor = float(r.get("fid", "nan")), float(r.get("fid_floor_p95", "nan"))
-        if np.isfinite(fid) and np.isfinite(floor) and fid <= floor:
+        if fid == fid and floor == floor and fid <= floor:
             out.append(f"Generation {r['generation']}, class {r['class_name']!r}: FID {fid:.1f} is within the 95th "
                        f"percentile ({floor:.1f}) of unseen real images at the same size; it cannot be told from "
                        "real data.")
     for r in rf.read_table(run / rf.SUMMARY):
-        for side in ("head", "tail"):
-            if r.get(f"{side}_beyond_chance") == "1":
-                out.append(f"Generation {r['generation']}: the {side} share lies outside the 95% band of neutral "
-                           f"drift (p = {float(r[f'{side}_chance_p']):.3f}); chance alone rarely moves it this far.")
         if float(r.get("unrecognisable_share", 0)) > 0.5:
             out.append(f"Generation {r['generation']}: {float(r['unrecognisable_share']):.0%} of samples are "
                        "unrecognisable; class frequencies rest on the rest.")
     return out
 
 
-def _single_run_sections(run: Path) -> list[str]:
-    """Judge quality, summary table, warnings, plots and grids of one run."""
+def verdict_html(v: Verdict | None) -> str:
+    """The verdict section's body: sentences, then the table; each number says which column it comes from."""
+    if v is None:
+        return "<p>No generation has finished yet.</p>"
+
+    def cell(c) -> str:
+        return (f'<td data-column="{c.column}" data-generation="{c.generation}" data-value="{c.value!r}">'
+                f"{html.escape(c.text())}</td>")
+
+    head = (f"<tr><th class=label></th><th>generation {v.first_generation}</th><th>generation {v.last_generation}"
+            "</th><th>95% band of chance</th><th class=label>reading</th></tr>")
+    body = "".join(f"<tr><td class=label>{html.escape(ln.label)}</td>{cell(ln.first)}{cell(ln.last)}"
+                   f"<td>{html.escape(ln.band)}</td><td class=label>{html.escape(ln.reading)}</td></tr>"
+                   for ln in v.lines)
+    sentences = "".join(f"<p>{html.escape(s)}</p>" for s in v.sentences)
+    return f'<div class="verdict">{sentences}<table>{head}{body}</table></div>'
+
+
+def _plots(run: Path, wanted) -> str:
+    """The named plots that exist, captioned in words."""
+    return "".join(image(run / rf.PLOTS / f"{name}.png", caption) for name, caption in wanted
+                   if (run / rf.PLOTS / f"{name}.png").is_file())
+
+
+def _mosaic(run: Path) -> str:
+    """The class x generation mosaic at a size where a sample can be seen, linked to the full-size file."""
+    path = run / rf.GRIDS / rf.MOSAIC
+    if not path.is_file():
+        return "<p>(no samples yet)</p>"
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        width = picture.width
+    link = path.relative_to(run.parent if run.name.startswith("seed_") and rf.is_multiseed(run.parent) else run)
+    return ('<div class="wide">' + image(path, "Classes by generation: the first samples of each class in every "
+                                         "generation (click for the full-size file)", str(link), max(width, 600),
+                                         pixelated=True) + "</div>")
+
+
+def _summary_tables(rows: list[dict]) -> str:
+    """summary.csv, one table per column group, generations as columns, meanings as tooltips."""
+    if not rows:
+        return "<p>(none yet)</p>"
+    tips = {c: columns.meaning(c) for c in rows[0]}
     parts = []
+    for group in columns.GROUPS:
+        mine = [c for c in rows[0] if columns.group_of(c) == group]
+        if mine:
+            parts.append(f"<h3>{html.escape(group)}</h3>" + transposed(rows, mine, "generation", tips))
+    return "".join(parts)
+
+
+def _metrics_tables(rows: list[dict]) -> str:
+    """metrics.csv per generation and class, split into tables of a few columns each, folded."""
+    if not rows:
+        return ""
+    keys = ["generation", "class_name"]
+    values = [c for c in rows[0] if c not in keys + ["class_index"]]
+    tips = {c: columns.meaning(c, per_class=True) for c in values}
+    parts = []
+    for start in range(0, len(values), 8):
+        chunk = values[start:start + 8]
+        parts.append(table(keys + chunk, [[r[k] for k in keys] + [number(r[c]) for c in chunk] for r in rows],
+                           tips, label_columns=2))
+    return details("metrics.csv: every generation and class", "".join(parts))
+
+
+def _judge(run: Path) -> str:
+    """The judge's held-out quality and per-class recall."""
     judge = rf.read_json(run / rf.JUDGE)
-    if judge:
-        recall = [{"class": k, "recall": str(v)} for k, v in judge["per_class_recall"].items()]
-        parts.append(f"<h2>Judge</h2><p>held-out accuracy {judge['heldout_accuracy']:.3f}; "
-                     f"{html.escape(judge['note'])}</p>" + _table(recall))
-    found = warnings(run)
-    parts.append("<h2>Warnings</h2>" + ("".join(f'<p class="warn">{html.escape(w)}</p>' for w in found)
-                                         or "<p>none</p>"))
-    parts.append("<h2>Summary</h2>" + _table(rf.read_table(run / rf.SUMMARY)))
-    parts.append("<h2>Plots</h2>" + "".join(_img(p, p.stem) for p in sorted((run / rf.PLOTS).glob("*.png"))))
-    grids = [run / rf.GRIDS / rf.MOSAIC] + [rf.generation_dir(run, g) / rf.GRID for g in rf.finished_generations(run)]
-    parts.append("<h2>Grids</h2>" + "".join(_img(p, f"{p.parent.name}/{p.name}") for p in grids if p.is_file()))
-    return parts
+    if not judge:
+        return ""
+    recall = [[k, f"{v:.3f}"] for k, v in judge["per_class_recall"].items()]
+    return (f"<h3>Judge</h3><p>held-out accuracy {judge['heldout_accuracy']:.3f}; {html.escape(judge['note'])}</p>"
+            + table(["class", "recall"], recall))
 
 
-def write_report(run: Path) -> Path:
-    """Draw the plots and the mosaic, then write RUN/report.html; returns its path."""
+def _config(run: Path) -> str:
+    """The keys that differ from the defaults, then the full resolved config one click away."""
+    cfg = rf.read_config(run)
+    mine, default = flatten(config_to_dict(cfg)), flatten(config_to_dict(ExperimentConfig()))
+    changed = [[k, str(v), str(default.get(k, ""))] for k, v in mine.items() if default.get(k) != v]
+    single = rf.seed_dirs(run)[0] if rf.is_multiseed(run) else run
+    full = details("the full resolved config (config.yaml)", f"<pre>{html.escape((single / rf.CONFIG).read_text())}</pre>")
+    body = table(["key", "this run", "default"], changed) if changed else "<p>every key is at its default</p>"
+    return details(f"{len(changed)} keys differ from the defaults", body + full)
+
+
+def _evidence(run: Path, samples: list | None, summary: str) -> list[str]:
+    """The sections after the verdict, shared by single runs and multi-seed folders."""
+    found = warnings(run) if not rf.is_multiseed(run) else []
+    sections = []
+    if found:
+        items = [f'<p class="warn">{html.escape(w)}</p>' for w in found]
+        shown = "".join(items[:SHOWN_CAVEATS])  # the rest folded, so that the evidence stays near the verdict
+        rest = details(f"{len(items) - SHOWN_CAVEATS} more", "".join(items[SHOWN_CAVEATS:])) \
+            if len(items) > SHOWN_CAVEATS else ""
+        sections.append(section("warnings", "Caveats: what to distrust", shown + rest))
+    sections += [
+        section("frequency", "Class frequency against chance", _plots(run, FREQUENCY_PLOTS)),
+        section("quality", "Per-class quality against the real floor", _plots(run, QUALITY_PLOTS)),
+        section("mosaic", "Classes by generation", _mosaic(rf.seed_dirs(run)[0] if rf.is_multiseed(run) else run)),
+        section("classes", "Class by class, rarest first", class_cards(run, samples)),
+        section("tables", "Tables", summary),
+        section("config", "Config", _config(run)),
+    ]
+    return sections
+
+
+def _seed_table(root: Path) -> str:
+    """Per seed: calibrated head and tail at generation 0 and last, whether each lies beyond chance, extinct."""
+    rows = []
+    for single in rf.seed_dirs(root):
+        s = rf.read_table(single / rf.SUMMARY)
+        if not s:
+            continue
+        a, b = s[0], s[-1]
+        rows.append([f'<a href="{single.name}/{rf.REPORT}">{single.name}</a>'] + [html.escape(x) for x in (
+            b["generation"], f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f}",
+            f"{float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f}",
+            "yes" if b["head_beyond_chance"] == "1" else "no", "yes" if b["tail_beyond_chance"] == "1" else "no",
+            f"{b['extinct_labels']} / {b['extinct_judged']}")])
+    header = ["seed", "last generation", "head share, calibrated", "tail share, calibrated", "head beyond chance",
+              "tail beyond chance", "extinct (labels / judge)"]
+    head = "".join(f"<th>{h}</th>" for h in header)
+    return f"<table><tr>{head}</tr>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+                                               for r in rows) + "</table>"
+
+
+def _aggregate_tables(root: Path) -> str:
+    """The run-level rows of aggregate.csv as means, one table per column group."""
+    rows = [r for r in rf.read_table(root / rf.AGGREGATE) if r["class_name"] == rf.ALL]
+    by_gen: dict[str, dict] = {}
+    for r in rows:
+        by_gen.setdefault(r["generation"], {"generation": r["generation"]})[r["metric"]] = r["mean"]
+    return _summary_tables(list(by_gen.values())) + "<p>Means over seeds; intervals are in aggregate.csv.</p>"
+
+
+def _samples(run: Path) -> list | None:
+    """Every finished generation's samples, for the cards' strips (None when there are none)."""
+    from vision_collapse.viz.run_grids import generation_samples
+
+    return generation_samples(run) or None
+
+
+def _draw(single: Path) -> None:
+    """Redraw one run's plots and mosaic, and its verdict.md."""
     from vision_collapse.viz.plots import draw_plots
     from vision_collapse.viz.run_grids import draw_grids
 
+    draw_plots(single)
+    if rf.has_samples(rf.generation_dir(single, 0)):
+        draw_grids(single)
+    write_verdict(single)
+
+
+def single_page(run: Path) -> str:
+    """The page of one run."""
+    _draw(run)
+    parts = [section("verdict", "Verdict", verdict_html(run_verdict(run)))]
+    tables = _summary_tables(rf.read_table(run / rf.SUMMARY)) + _metrics_tables(rf.read_table(run / rf.METRICS))
+    parts += _evidence(run, _samples(run), tables + _judge(run))
+    return page(f"vision_collapse run: {run.name}", "".join(parts))
+
+
+def multiseed_page(root: Path) -> str:
+    """The page of a multi-seed folder, each seed's own page written beside it."""
+    from vision_collapse.viz.plots import draw_plots
+
+    for single in rf.seed_dirs(root):
+        rf.atomic_write_text(single / rf.REPORT, single_page(single))
+    draw_plots(root)
+    write_verdict(root)
+    parts = [section("verdict", "Verdict", verdict_html(run_verdict(root))),
+             section("seeds", "Seed by seed", _seed_table(root))]
+    first = rf.seed_dirs(root)[0]
+    parts += _evidence(root, _samples(first), _aggregate_tables(root))
+    return page(f"vision_collapse run: {root.name}, {len(rf.seed_dirs(root))} seeds", "".join(parts))
+
+
+def write_report(run: Path) -> Path:
+    """Draw the plots, the mosaic and the verdict, then write RUN/report.html (an `attribute` folder: its
+    attribution page); returns its path."""
+    from vision_collapse.viz.report_compare import attribution_page, is_attribution
+
     run = Path(run)
-    singles = rf.single_runs(run)
-    for single in singles:
-        draw_plots(single)
-        if rf.has_samples(rf.generation_dir(single, 0)):
-            draw_grids(single)
-    parts = [f"<h1>vision_collapse run: {html.escape(run.name)}</h1>"]
-    config = (singles[0] / rf.CONFIG).read_text()
-    parts.append(f"<h2>Config</h2><pre>{html.escape(config)}</pre>")
-    if rf.is_multiseed(run):
-        draw_plots(run)
-        rows = [r for r in rf.read_table(run / rf.AGGREGATE) if r["class_name"] == rf.ALL]
-        parts.append(f"<h2>Across {len(singles)} seeds (mean and 95% interval)</h2>"
-                     + _table(rows, ["generation", "metric", "seeds", "mean", "ci_low", "ci_high"]))
-        plots = sorted((run / rf.PLOTS).glob("*.png"))
-        parts.append("<h2>Plots across seeds</h2>" + "".join(_img(p, p.stem) for p in plots))
-        for single in singles:
-            parts.append(f"<h1>{html.escape(single.name)}</h1>")
-            parts += _single_run_sections(single)
+    if is_attribution(run):
+        text = attribution_page(run)
     else:
-        parts += _single_run_sections(run)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(run.name)}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}{CHECK}</body></html>")
-    rf.atomic_write_text(run / rf.REPORT, page)
+        rf.single_runs(run)  # a one-line error for a folder that holds no run
+        text = multiseed_page(run) if rf.is_multiseed(run) else single_page(run)
+    rf.atomic_write_text(run / rf.REPORT, text)
     return run / rf.REPORT
+
+
+def write_comparison(runs: list[Path], out: Path | None) -> Path:
+    """Write one page comparing `runs` to `out` (default: compare.html beside them); returns its path."""
+    import os
+
+    from vision_collapse.viz.report_compare import compare_page
+
+    for run in runs:
+        rf.single_runs(run)
+    out = Path(out) if out else Path(os.path.commonpath([Path(r).resolve().parent for r in runs])) / rf.COMPARISON
+    if out.is_dir():
+        raise UserError(f"--out {str(out)!r} is a folder; give the comparison page's file name, e.g. compare.html")
+    rf.atomic_write_text(out, compare_page([Path(r) for r in runs]))
+    return out

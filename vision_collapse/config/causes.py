@@ -1,6 +1,6 @@
 """The causes of collapse a config can switch on, and the one switch that turns each truly off.
 
-    python -m vision_collapse.loop.causes   # prints the switch table that README.md must contain
+    python -m vision_collapse.config.causes   # prints the switch table that README.md must contain
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from vision_collapse.config import ExperimentConfig
+from vision_collapse.config.schema import ExperimentConfig
 
 
 @dataclass(frozen=True)
