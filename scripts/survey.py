@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vision_collapse.loop.arms import Arm, arm_table, run_arms
+from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, run_arms
 from vision_collapse.loop.multiseed import parse_seeds
 
 NULL = "none"
@@ -82,11 +82,8 @@ def main() -> None:
     """Run every arm of every dataset, print the tables and optionally write them into a Markdown file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="digits,fashion-mnist")
-    parser.add_argument("--seeds", default="0-4")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("runs/survey"))
+    add_arm_options(parser, "0-4", "runs/survey")
     parser.add_argument("--write", type=Path, help="also write the tables into this Markdown file")
-    parser.add_argument("--tables-only", action="store_true", help="write the tables of the runs finished so far")
     args = parser.parse_args()
     seeds, tables = parse_seeds(args.seeds), []
     for dataset in args.datasets.split(","):

@@ -145,7 +145,8 @@ def test_finetune_starts_from_the_previous_generation(tmp_path):
 def test_multi_seed_aggregate_matches_numpy(tmp_path):
     root = tmp_path / "seeds"
     assert main(["run", "configs/neutral.yaml", *TINY, "model.kind=gmm", "--seeds", "0,1,2", "--out", str(root)]) == 0
-    assert sorted(p.name for p in root.iterdir()) == ["DONE", "aggregate.csv", "plots", "seed_0", "seed_1", "seed_2"]
+    assert sorted(p.name for p in root.iterdir()) == ["DONE", "aggregate.csv", "plots", "seed_0", "seed_1", "seed_2",
+                                                      "verdict.md"]
     agg = {(r["generation"], r["class_name"], r["metric"]): r for r in _rows(root / "aggregate.csv")}
     t975_df2 = 4.302652729911275  # Student t quantile, 2 degrees of freedom
     seeds = [_rows(root / f"seed_{s}" / "metrics.csv") for s in range(3)]

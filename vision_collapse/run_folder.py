@@ -46,6 +46,9 @@ ATTRIBUTION_PLOT = "attribution.png"
 ARM_LOGS = "logs"  # `attribute` and the survey: OUT/logs/<arm>_seed_<s>.log, each process's console output
 CANDIDATES = "candidates"  # curation's oversampled shards while the generation runs
 MANIFEST = "manifest.csv"
+WEB = "web.csv"  # loop.strategy=scrape: every web item, its true source, the filter's evidence and verdict
+DETECTOR = "detector.pt"  # loop.filter=detector: the generation's real-vs-generated classifier
+DETECTOR_REPORT = "detector.json"  # its threshold and held-out accuracy
 TRAIN_LOSS = "train_loss.csv"  # the training loss at every optimiser step
 GRID = "grid.png"
 CONFUSION = "confusion.csv"  # conditioning label x judged label counts of the evaluation samples

@@ -37,6 +37,9 @@ CAUSES = (
           lambda c: c.loop.label_source == "classifier", ("loop.label_source=conditioning",)),
     Cause("curation", "samples kept by confidence (top fraction or K-choice) before they are carried on",
           lambda c: c.loop.curating, ("loop.curation=1", "loop.curation_choice=1")),
+    Cause("lost_provenance", "generated images scraped back into training unfiltered or imperfectly filtered "
+          "(loop.strategy=scrape)", lambda c: c.loop.strategy == "scrape" and c.loop.filter != "oracle",
+          ("loop.filter=oracle",)),
 )
 
 

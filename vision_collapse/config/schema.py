@@ -6,6 +6,7 @@ are typed `Literal`, so an unknown choice gets a nearest-value suggestion wherev
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ ClassOrder = Literal["given", "seeded"]
 ModelKind = Literal["diffusion", "vae", "gmm"]
 Sampler = Literal["ddim", "dpmsolver", "ddpm"]
 Precision = Literal["auto", "fp32", "bf16"]
-Strategy = Literal["replace", "mix", "accumulate", "fresh"]
+Strategy = Literal["replace", "mix", "accumulate", "fresh", "scrape"]
+WebGrowth = Literal["fixed", "compound"]
+WebFilter = Literal["none", "oracle", "tag", "detector", "watermark"]
 LabelSampling = Literal["proportional", "original", "original_exact", "uniform"]
 LabelSource = Literal["conditioning", "classifier", "none"]
 Init = Literal["scratch", "finetune"]
@@ -39,6 +42,9 @@ MODEL_KINDS = typing.get_args(ModelKind)
 SAMPLERS = typing.get_args(Sampler)
 PRECISIONS = typing.get_args(Precision)
 STRATEGIES = typing.get_args(Strategy)
+# loop.watermark_attack: the removals of a watermark, with their strength
+ATTACK = re.compile(r"none|jpeg:(?:[1-9]|[1-8][0-9]|9[0-5])|resize:(?:0?\.\d*[1-9]\d*)|crop:(?:0?\.[0-4]\d*)"
+                    r"|noise:(?:\d+(?:\.\d+)?)")
 LABEL_SAMPLING = typing.get_args(LabelSampling)
 LABEL_SOURCES = typing.get_args(LabelSource)
 
@@ -167,9 +173,33 @@ class LoopConfig:
     # How generation g >= 1 builds its training set (the same size as the real subset unless noted):
     # 'replace' only generation g-1's samples; 'mix' real_fraction drawn from the real subset, the rest
     # from g-1's samples; 'accumulate' the real subset plus every earlier generation's samples, growing;
-    # 'fresh' real_fraction newly drawn real images with the same imbalance, the rest from g-1's samples.
+    # 'fresh' real_fraction newly drawn real images with the same imbalance, the rest from g-1's samples;
+    # 'scrape' like 'fresh', but the real_fraction part is scraped from a web of fresh real images and every
+    # earlier generation's samples, with no provenance, through loop.filter.
     strategy: Strategy = "replace"
-    real_fraction: float = 0.1  # share of real images per generation for 'mix' and 'fresh'
+    real_fraction: float = 0.1  # share of real images per generation for 'mix' and 'fresh'; of scraped ones for 'scrape'
+    web_synthetic_share: float = 0.5  # 'scrape': the share of generated images on the web (at generation 1)
+    # 'scrape': 'fixed' keeps the web's generated share at web_synthetic_share; 'compound' grows it as
+    # generations accumulate, 1 - (1 - web_synthetic_share)^g at generation g.
+    web_growth: WebGrowth = "fixed"
+    # 'scrape': what removes generated images from the web before training. 'none'; 'oracle' the true
+    # provenance (an upper bound); 'tag' a provenance tag that survives scraping with probability
+    # tag_survival; 'detector' a real-vs-generated classifier retrained each generation on known-real images
+    # and earlier generations' samples, at detector_fpr false positives on real images; 'watermark' the
+    # invisible-watermark DWT-DCT mark every generation embeds, after watermark_attack.
+    filter: WebFilter = "none"
+    tag_survival: float = 0.5  # 'tag': the chance that a generated image's tag survives re-upload
+    detector_fpr: float = 0.05  # 'detector': the share of known-real images it may drop (sets its threshold)
+    detector_known_real: int = 200  # 'detector': real images the defender knows are real (from the real subset)
+    detector_epochs: int = 0  # 'detector': training epochs; 0 means judge.epochs
+    # 'watermark': what happens to generated images between generation and scraping: none, jpeg:QUALITY
+    # (1-95), resize:FACTOR (down to FACTOR of the size and back), crop:FRACTION (cut FRACTION of each side,
+    # scale back) or noise:SIGMA (Gaussian, in 0-255 units).
+    watermark_attack: str = "none"
+    # 'watermark': invisible-watermark refuses images under 256x256; upsample smaller ones (nearest neighbour)
+    # before marking. The mark then lives in the web copy only: box-averaged back to the training size, a
+    # marked image equals the unmarked one, so marking changes nothing the learner sees.
+    watermark_upsample: bool = True
     accumulate_cap: int = 0  # 'accumulate': subsample uniformly to at most this many; 0 means no cap
     # Labels a conditional model samples: 'proportional' to the current training set (finite resampling
     # drift), 'original' drawn from the real subset's frequencies every generation (still a multinomial draw),
@@ -211,6 +241,17 @@ class LoopConfig:
         _check(self.shard_size >= 1, "loop.shard_size must be >= 1, e.g. loop.shard_size=512")
         _check(self.curation_choice >= 1, "loop.curation_choice must be >= 1, e.g. loop.curation_choice=4 (1 turns it off)")
         _check(self.labeller_epochs >= 0, "loop.labeller_epochs must be >= 0 (0 means judge.epochs)")
+        _check(0 <= self.web_synthetic_share < 1,
+               "loop.web_synthetic_share must lie in [0, 1), e.g. loop.web_synthetic_share=0.5")
+        _check(0 <= self.tag_survival <= 1, "loop.tag_survival must lie in [0, 1], e.g. loop.tag_survival=0.5")
+        _check(0 < self.detector_fpr < 1, "loop.detector_fpr must lie in (0, 1), e.g. loop.detector_fpr=0.05")
+        _check(self.detector_known_real >= 10, "loop.detector_known_real must be >= 10, e.g. 200")
+        _check(self.detector_epochs >= 0, "loop.detector_epochs must be >= 0 (0 means judge.epochs)")
+        _check(ATTACK.fullmatch(self.watermark_attack) is not None,
+               f"unknown loop.watermark_attack {self.watermark_attack!r}; use none, jpeg:QUALITY (1-95), "
+               "resize:FACTOR (below 1), crop:FRACTION (below 0.5) or noise:SIGMA, e.g. loop.watermark_attack=jpeg:75")
+        _check(self.filter == "none" or self.strategy == "scrape",
+               f"loop.filter={self.filter} filters a scraped web; set loop.strategy=scrape or loop.filter=none")
         _check(self.reward_temperature > 0, "loop.reward_temperature must be > 0, e.g. loop.reward_temperature=0.5")
         _check(self.curation == 1 or self.curation_choice == 1,
                "loop.curation (top fraction) and loop.curation_choice (K-choice) are two curations; set one of "

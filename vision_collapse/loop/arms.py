@@ -34,6 +34,14 @@ class Arm:
     label: str = ""  # what it is, for tables and plots; the name when empty
 
 
+def add_arm_options(parser, seeds: str, out: str) -> None:
+    """The options every script over arms shares: --seeds, --jobs, --out and --tables-only."""
+    parser.add_argument("--seeds", default=seeds, help=f"seeds to run, e.g. 0,1,2 or 0-4 (default {seeds})")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, each with an equal share of the cores")
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"where the arms' folders go (default {out})")
+    parser.add_argument("--tables-only", action="store_true", help="tabulate the runs finished so far, run nothing")
+
+
 def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> None:
     """Load every arm's config first, so a bad key fails before any process starts."""
     for arm in arms:

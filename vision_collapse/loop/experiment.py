@@ -14,12 +14,14 @@ from tqdm.auto import tqdm
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import load_real_data
+from vision_collapse.data.watermark import web_size
 from vision_collapse.loop.evaluate_images import evaluate_images
 from vision_collapse.loop.generation import run_generation
 from vision_collapse.loop.instrument import check_same_data, floors_in, observed, run_judge, write_chance_table
 from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import build_training_set
+from vision_collapse.loop.web import scrape_training_set
 from vision_collapse.metrics.backbone import feature_extractor
 from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
@@ -103,6 +105,8 @@ def run_experiment(
     if rt.world > 1:
         log(f"sharing the work between {rt.world} processes ({torch.distributed.get_backend()}) on {rt.device.type}")
     real = load_real_data(cfg.data, cfg.seed)  # first, so a bad data setting leaves no run folder behind
+    if cfg.loop.filter == "watermark":  # a size the watermark refuses is a setting error, known before any work
+        web_size(real.subset.images.shape[-1], cfg.loop.watermark_upsample)
     rt.on_main(lambda: rf.prepare_run_folder(cfg, run, force))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -121,7 +125,10 @@ def run_experiment(
         folder = rf.generation_dir(run, g)
         if g not in done:
             rt.on_main(lambda: rf.unmark_from(run, g))
-            gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
+            if cfg.loop.strategy == "scrape" and g > 0:
+                gen = Generation(g, cfg, folder, *scrape_training_set(g, real, history, cfg, run))
+            else:
+                gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
             previous = [observed(rf.read_table(rf.generation_dir(run, k) / rf.METRICS), cfg.conditional)
                         for k in range(g)] if rt.is_main else []
             s = run_generation(gen, ref, previous, log)

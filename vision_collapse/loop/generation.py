@@ -16,6 +16,7 @@ from vision_collapse.loop.instrument import chance_against
 from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
+from vision_collapse.loop.web import web_rows, web_summary
 from vision_collapse.metrics.chance import observed_shares
 from vision_collapse.metrics.classifier import Prediction
 from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
@@ -108,6 +109,8 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, chance, samples)
     for line in result.warnings:
         log(f"warning: {line}")
+    if gen.cfg.loop.strategy == "scrape":
+        result.summary.update(web_summary(gen.web))
     result.summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)
     write_tables(gen.folder, result, gen.train_set.class_names)
     return result.summary
@@ -128,6 +131,8 @@ def run_generation(gen: Generation, ref: Reference, previous: list[np.ndarray] =
     """
     rt = runtime()
     rt.on_main(lambda: rf.write_csv(gen.folder / rf.MANIFEST, build_manifest(gen)))
+    if gen.web is not None:
+        rt.on_main(lambda: rf.write_csv(gen.folder / rf.WEB, web_rows(gen.web)))
 
     # -- train ----------------------------------------------------------------------------------------------
     start = time.perf_counter()

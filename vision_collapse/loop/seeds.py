@@ -11,7 +11,7 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.images import LabelledImages
 
 _STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8,
-            "curation": 9}
+            "curation": 9, "web": 10, "filter": 11, "detector": 12}
 
 
 def generation_seed(seed: int, generation: int, stream: str, part: int | None = None) -> int:
@@ -28,6 +28,7 @@ class Generation:
     cfg: ExperimentConfig
     folder: Path  # RUN/gen_XXX
     train_set: LabelledImages
+    web: object = None  # loop.strategy=scrape: the web it was scraped from (a loop.web.Scrape); None otherwise
 
     def seed(self, stream: str, part: int | None = None) -> int:
         """The seed of one purpose ('train', 'sample', ...) in this generation, and of one shard of it."""

@@ -24,10 +24,13 @@ def build_training_set(
     history: list[LabelledImages],  # labelled samples of generations 0 .. generation-1
     cfg: ExperimentConfig,
 ) -> LabelledImages:
-    """The training set of `generation` under cfg.loop.strategy."""
+    """The training set of `generation` under cfg.loop.strategy ('scrape' needs the run folder for its
+    filter: loop.web.scrape_training_set)."""
     if generation == 0:
         return real.subset
     loop, n = cfg.loop, len(real.subset)
+    if loop.strategy == "scrape":
+        raise ValueError("loop.strategy=scrape builds its training set in loop.web.scrape_training_set")
     previous = history[generation - 1]
     if loop.strategy == "replace":
         return previous

@@ -33,7 +33,9 @@ def _next_training_shares(loop: NeutralLoop, history: list[np.ndarray]) -> np.nd
     if loop.strategy == "accumulate":  # the real subset plus every earlier generation's samples
         n_real = loop.samples  # the subset and each generation have the same size
         return (loop.real_shares * n_real + sum(history) * loop.samples) / (n_real + len(history) * loop.samples)
-    # mix and fresh: real_fraction real images (with the real profile), the rest from the last samples
+    # mix and fresh: real_fraction real images (with the real profile), the rest from the last samples;
+    # scrape as fresh: the band is that of a loop with perfect provenance, so a drift that leaked generated
+    # images cause lies beyond it
     return loop.real_fraction * loop.real_shares + (1 - loop.real_fraction) * history[-1]
 
 

@@ -20,8 +20,8 @@ class Column:
 
 
 START, END = "<!-- columns:start -->", "<!-- columns:end -->"
-SHARES, CHANCE, QUALITY, WITHIN, TRAINING = ("Shares and divergence", "Against chance", "Quality against real",
-                                             "Inside the classes", "Training set and timing")
+SHARES, CHANCE, QUALITY, WITHIN, WEB, TRAINING = ("Shares and divergence", "Against chance", "Quality against real",
+                                                  "Inside the classes", "Web and filter", "Training set and timing")
 _SIDES = ("head", "tail")
 _CHANCE_NAMES = tuple(f"{s}_{k}" for s in _SIDES for k in ("chance_observed", "chance_low", "chance_high", "chance_p",
                                                           "beyond_chance"))
@@ -111,12 +111,20 @@ SUMMARY = (
     Column(("vendi", "vendi_floor_median", "memorised_share", "memorised_real", "cas", "cas_real"),
            "means over classes of the per-class columns of the same names (`cas` is then the balanced accuracy)",
            WITHIN),
+    Column(("web_synthetic_share",), "`loop.strategy=scrape`: the share of generated images on the web this "
+           "generation scraped (NaN at generation 0, which learns from the real subset)", WEB),
+    Column(("filter_precision", "filter_recall", "real_discarded"),
+           "`loop.filter` against the truth: the share of the images it dropped that were generated, the share of "
+           "the web's generated images it dropped, and the share of the web's real images it dropped", WEB),
+    Column(("leaked_synthetic_share", "leaked_newest_share"),
+           "the share of generated images among the scraped images that went into training, and the share of those "
+           "that the newest earlier generation made (per item and source generation: `gen_XXX/web.csv`)", WEB),
     Column(("train_size", "real_fraction"), "images in the training set, and the share of them that is real",
            TRAINING),
     Column(("train_seconds", "sample_seconds", "eval_seconds"),
            "wall-clock seconds the generation spent training, sampling and measuring", TRAINING),
 )
-GROUPS = (SHARES, CHANCE, QUALITY, WITHIN, TRAINING)
+GROUPS = (SHARES, CHANCE, QUALITY, WITHIN, WEB, TRAINING)
 
 
 def meaning(column: str, per_class: bool = False) -> str:

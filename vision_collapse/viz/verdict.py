@@ -113,6 +113,18 @@ def _quality_sentence(first: dict, last: dict, last_generation: int) -> str:
             f"the last generation {told}.")
 
 
+def _web_sentence(cfg: ExperimentConfig, value, generation: int) -> list[str]:
+    """loop.strategy=scrape: what the web held at `generation` and what the filter made of it; `value(column)`
+    reads a summary column there."""
+    if cfg.loop.strategy != "scrape" or not np.isfinite(value("web_synthetic_share")):
+        return []
+    found = (f"found {value('filter_recall'):.0%} of the generated images and discarded "
+             f"{value('real_discarded'):.0%} of the real ones" if cfg.loop.filter != "none" else "let everything through")
+    return [f"At generation {generation}, {value('web_synthetic_share'):.0%} of the scraped web was generated; the "
+            f"{cfg.loop.filter} filter {found}, and {value('leaked_synthetic_share'):.0%} of what was scraped into "
+            "training was generated."]
+
+
 def _chance_reading(row: dict, side: str) -> str:
     """'beyond chance (p = …)' or 'within chance' for one side at one generation."""
     p = _f(row, f"{side}_chance_p")
@@ -169,6 +181,7 @@ def single_verdict(run: Path) -> Verdict | None:
     v.sentences.append(_quality_sentence(first, last, gl))
     v.sentences.append(f"{_f(last, 'unrecognisable_share'):.1%} of generation {gl}'s samples are unrecognisable; "
                        "every share above is over the recognised rest.")
+    v.sentences += _web_sentence(cfg, lambda k: _f(last, k), gl)
     v.sentences.append(_causes_sentence(cfg))
     return v
 
@@ -247,6 +260,7 @@ def multiseed_verdict(root: Path) -> Verdict | None:
                            for k in ("fid_at_labels", "fid_at_labels_floor_p95")}, gl).replace("FID", "mean FID", 1),
         f"{_f(agg.get((gl, 'unrecognisable_share'), {}), 'mean'):.1%} of generation {gl}'s samples are "
         "unrecognisable on average; every share above is over the recognised rest.",
+        *_web_sentence(cfg, lambda k: _f(agg.get((gl, k), {}), "mean"), gl),
         _causes_sentence(cfg),
     ]
     return v
