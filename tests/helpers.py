@@ -20,6 +20,15 @@ TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guid
                   "train.batch_size=16", "judge.epochs=2", "loop.generations=2", *LIGHT_RUN]
 
 
+def fake_samples(real, generation: int):
+    """Stand-in samples of one generation: the real subset's images relabelled with generation ids."""
+    from vision_collapse.data.images import LabelledImages
+
+    n = len(real.subset)
+    return LabelledImages(real.subset.images, real.subset.labels, tuple(f"gen{generation}/{i}" for i in range(n)),
+                          real.subset.class_names)
+
+
 def rows(path: Path) -> list[dict]:
     """A CSV file's rows as dicts of strings."""
     with open(path, newline="") as fh:

@@ -9,20 +9,12 @@ from vision_collapse.cli import main
 from vision_collapse.config import load_config
 from vision_collapse.data import load_real_data
 from vision_collapse.data import watermark as wm
-from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.loop.web import scrape_training_set, web_rows, web_summary
 
-from helpers import FAST_GMM, rows
+from helpers import FAST_GMM, fake_samples, rows
 
 SMALL = ["data.n_max=40"]  # about 110 real images: a web small enough to watermark in seconds
-
-
-def _fake_samples(real, generation):
-    """Stand-in samples of one generation: real images relabelled with generation ids."""
-    n = len(real.subset)
-    return LabelledImages(real.subset.images, real.subset.labels, tuple(f"gen{generation}/{i}" for i in range(n)),
-                          real.subset.class_names)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +22,7 @@ def setting():
     def make(*overrides):
         cfg = load_config(None, ["loop.strategy=scrape", *SMALL, "judge.epochs=2", *overrides])
         real = load_real_data(cfg.data, cfg.seed)
-        return cfg, real, [_fake_samples(real, g) for g in range(3)]
+        return cfg, real, [fake_samples(real, g) for g in range(3)]
     return make
 
 

@@ -13,14 +13,7 @@ from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop.strategies import build_training_set, sampling_labels
 
-from helpers import LIGHT_RUN
-
-
-def _fake_samples(real, generation):
-    """Stand-in samples of one generation: real images relabelled with generation ids."""
-    n = len(real.subset)
-    return LabelledImages(real.subset.images, real.subset.labels, tuple(f"gen{generation}/{i}" for i in range(n)),
-                          real.subset.class_names)
+from helpers import LIGHT_RUN, fake_samples
 
 
 def _sources(train_set):
@@ -32,7 +25,7 @@ def setting():
     def make(*overrides):
         cfg = load_config(None, list(overrides))
         real = load_real_data(cfg.data, cfg.seed)
-        return cfg, real, [_fake_samples(real, g) for g in range(3)]
+        return cfg, real, [fake_samples(real, g) for g in range(3)]
     return make
 
 

@@ -18,6 +18,7 @@ from vision_collapse.data import RealData
 from vision_collapse.data import watermark as wm
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.loop.strategies import draw_index
 from vision_collapse.metrics.classifier import load_classifier, save_classifier, train_classifier
 
 DETECTOR_CLASSES = ("real", "generated")
@@ -37,8 +38,8 @@ def apply_filter(generation: int, web: LabelledImages, synthetic: np.ndarray, re
         tagged = synthetic & (rng.random(len(web)) < cfg.loop.tag_survival)
         return web, ~tagged, tagged.astype(float)
     if how == "detector":
-        p = detector_scores(generation, web, reserve, real, history, cfg, run)
-        return web, p <= _threshold(run, generation), p
+        p, threshold = detector_scores(generation, web, reserve, real, history, cfg, run)
+        return web, p <= threshold, p
     return _watermark(web, synthetic, cfg, rng)
 
 
@@ -61,13 +62,14 @@ def _watermark(web: LabelledImages, synthetic: np.ndarray, cfg: ExperimentConfig
 
 
 def detector_scores(generation: int, web: LabelledImages, reserve: np.ndarray, real: RealData,
-                    history: list[LabelledImages], cfg: ExperimentConfig, run: Path) -> np.ndarray:
-    """The probability that each web image is generated, from this generation's detector (trained once and
-    kept in gen_XXX/, so a resume reuses it)."""
+                    history: list[LabelledImages], cfg: ExperimentConfig, run: Path) -> tuple[np.ndarray, float]:
+    """(the probability that each web image is generated, the threshold above which it is dropped), from this
+    generation's detector (trained once and kept in gen_XXX/, so a resume reuses it)."""
     folder = rf.generation_dir(run, generation)
     path = folder / rf.DETECTOR
     if path.is_file():
         detector = load_classifier(path, web.images.shape[1], 2, cfg.judge)
+        threshold = float(rf.read_json(folder / rf.DETECTOR_REPORT)["threshold"])
     else:
         train, held_out = _detector_sets(generation, reserve, real, history, cfg)
         recipe = replace(cfg.judge, epochs=cfg.loop.detector_epochs or cfg.judge.epochs)
@@ -81,12 +83,7 @@ def detector_scores(generation: int, web: LabelledImages, reserve: np.ndarray, r
         rf.write_json(folder / rf.DETECTOR_REPORT, {"threshold": threshold, "heldout_accuracy": detector.accuracy,
                                                     "trained_on": len(train), "held_out": len(held_out)})
         save_classifier(detector, path)
-    return detector.predict(web.images).probs[:, 1].numpy()
-
-
-def _threshold(run: Path, generation: int) -> float:
-    """The detector's threshold, as written beside it."""
-    return float(rf.read_json(rf.generation_dir(run, generation) / rf.DETECTOR_REPORT)["threshold"])
+    return detector.predict(web.images).probs[:, 1].numpy(), threshold
 
 
 def _detector_sets(generation: int, reserve: np.ndarray, real: RealData, history: list[LabelledImages],
@@ -95,8 +92,7 @@ def _detector_sets(generation: int, reserve: np.ndarray, real: RealData, history
     subset, and the samples of the generator's earlier versions (generations 0 .. g-1) kept off the web for
     it; a fifth of each is held out to set the threshold."""
     rng = np.random.default_rng(generation_seed(cfg.seed, generation, "detector", 1))
-    k = min(cfg.loop.detector_known_real, len(real.subset))
-    known = real.subset.subset(np.sort(rng.choice(len(real.subset), k, replace=False)))
+    known = real.subset.subset(draw_index(len(real.subset), cfg.loop.detector_known_real, rng))
     made = concat(history[:generation]).subset(reserve)
 
     def as_detector_set(images: LabelledImages, label: int) -> LabelledImages:

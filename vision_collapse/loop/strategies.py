@@ -13,9 +13,14 @@ from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.metrics.frequencies import apportion
 
 
+def draw_index(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k positions of n uniformly without replacement (all n when k > n), sorted."""
+    return np.sort(rng.choice(n, size=min(k, n), replace=False))
+
+
 def _draw(data: LabelledImages, k: int, rng: np.random.Generator) -> LabelledImages:
     """k items of `data` uniformly without replacement, in their original order."""
-    return data.subset(np.sort(rng.choice(len(data), size=min(k, len(data)), replace=False)))
+    return data.subset(draw_index(len(data), k, rng))
 
 
 def build_training_set(

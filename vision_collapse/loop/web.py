@@ -22,6 +22,7 @@ from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.data.imbalance import build_imbalanced_subset
 from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.loop.strategies import draw_index
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,6 @@ def web_share(cfg: ExperimentConfig, generation: int) -> float:
     """The synthetic share of the web at `generation` under loop.web_growth."""
     s = cfg.loop.web_synthetic_share
     return s if cfg.loop.web_growth == "fixed" else 1 - (1 - s) ** generation
-
-
-def draw_index(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k positions of n uniformly without replacement, sorted."""
-    return np.sort(rng.choice(n, size=min(k, n), replace=False))
 
 
 def build_web(generation: int, real: RealData, history: list[LabelledImages], cfg: ExperimentConfig

@@ -62,20 +62,22 @@ def number(value: str | float, digits: int = 4) -> str:
         return html.escape(str(value))
 
 
+def _th(name: str, tip: str = "", label: bool = False) -> str:
+    """A header cell; `tip` becomes its tooltip, `label` aligns it left."""
+    title = f' title="{html.escape(tip)}"' if tip else ""
+    return f'<th{" class=label" if label else ""}{title}>{html.escape(name)}</th>'
+
+
 def table(header: list[str], rows: list[list[str]], tips: dict[str, str] | None = None,
-          label_columns: int = 1) -> str:
+          label_columns: int = 1, escape: bool = True) -> str:
     """An HTML table of already formatted cells; header cells get `tips` as tooltips; the first `label_columns`
-    columns are left-aligned labels. Cells are escaped here."""
+    columns are left-aligned labels. Cells are escaped here unless `escape` is false (cells that are HTML)."""
     tips = tips or {}
 
-    def th(name: str, i: int) -> str:
-        tip = f' title="{html.escape(tips[name])}"' if tips.get(name) else ""
-        return f'<th{tip}{" class=label" if i < label_columns else ""}>{html.escape(name)}</th>'
-
     def td(cell: str, i: int) -> str:
-        return f'<td{" class=label" if i < label_columns else ""}>{html.escape(cell)}</td>'
+        return f'<td{" class=label" if i < label_columns else ""}>{html.escape(cell) if escape else cell}</td>'
 
-    head = "".join(th(h, i) for i, h in enumerate(header))
+    head = "".join(_th(h, tips.get(h, ""), i < label_columns) for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(td(c, i) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -86,13 +88,9 @@ def transposed(rows: list[dict], columns: list[str], key: str, tips: dict[str, s
     parts = []
     for start in range(0, len(rows), MAX_TABLE_COLUMNS):
         chunk = rows[start:start + MAX_TABLE_COLUMNS]
-        header = [key] + [r[key] for r in chunk]
-        body = "".join(
-            "<tr>" + (f'<th class=label title="{html.escape(tips.get(c, ""))}">{html.escape(c)}</th>' if tips.get(c)
-                      else f"<th class=label>{html.escape(c)}</th>")
-            + "".join(f"<td>{number(r.get(c, ''))}</td>" for r in chunk) + "</tr>" for c in columns)
-        head = f"<th class=label>{html.escape(header[0])}</th>" + "".join(f"<th>{html.escape(h)}</th>"
-                                                                           for h in header[1:])
+        head = _th(key, label=True) + "".join(_th(r[key]) for r in chunk)
+        body = "".join("<tr>" + _th(c, tips.get(c, ""), label=True)
+                       + "".join(f"<td>{number(r.get(c, ''))}</td>" for r in chunk) + "</tr>" for c in columns)
         parts.append(f"<table><tr>{head}</tr>{body}</table>")
     return "".join(parts)
 

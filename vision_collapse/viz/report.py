@@ -10,6 +10,7 @@ gets its attribution table and plot.
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 from vision_collapse import run_folder as rf
@@ -42,7 +43,7 @@ def warnings(run: Path) -> list[str]:
                    f"(below {RELIABLE_RECALL}): its frequencies and label fidelity are unreliable.")
     for r in rf.read_table(run / rf.METRICS):
         fid, floor = float(r.get("fid", "nan")), float(r.get("fid_floor_p95", "nan"))
-        if fid == fid and floor == floor and fid <= floor:
+        if math.isfinite(fid) and math.isfinite(floor) and fid <= floor:
             out.append(f"Generation {r['generation']}, class {r['class_name']!r}: FID {fid:.1f} is within the 95th "
                        f"percentile ({floor:.1f}) of unseen real images at the same size; it cannot be told from "
                        "real data.")
@@ -177,9 +178,7 @@ def _seed_table(root: Path) -> str:
             f"{b['extinct_labels']} / {b['extinct_judged']}")])
     header = ["seed", "last generation", "head share, calibrated", "tail share, calibrated", "head beyond chance",
               "tail beyond chance", "extinct (labels / judge)"]
-    head = "".join(f"<th>{h}</th>" for h in header)
-    return f"<table><tr>{head}</tr>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
-                                               for r in rows) + "</table>"
+    return table(header, rows, escape=False)
 
 
 def _aggregate_tables(root: Path) -> str:
@@ -198,21 +197,22 @@ def _samples(run: Path) -> list | None:
     return generation_samples(run) or None
 
 
-def _draw(single: Path) -> None:
-    """Redraw one run's plots and mosaic, and its verdict.md."""
+def _draw(single: Path) -> Verdict | None:
+    """Redraw one run's plots and mosaic, write its verdict.md, and return the verdict."""
     from vision_collapse.viz.plots import draw_plots
     from vision_collapse.viz.run_grids import draw_grids
 
     draw_plots(single)
     if rf.has_samples(rf.generation_dir(single, 0)):
         draw_grids(single)
-    write_verdict(single)
+    v = run_verdict(single)
+    write_verdict(single, v)
+    return v
 
 
 def single_page(run: Path) -> str:
     """The page of one run."""
-    _draw(run)
-    parts = [section("verdict", "Verdict", verdict_html(run_verdict(run)))]
+    parts = [section("verdict", "Verdict", verdict_html(_draw(run)))]
     tables = _summary_tables(rf.read_table(run / rf.SUMMARY)) + _metrics_tables(rf.read_table(run / rf.METRICS))
     parts += _evidence(run, _samples(run), tables + _judge(run))
     return page(f"vision_collapse run: {run.name}", "".join(parts))
@@ -225,8 +225,9 @@ def multiseed_page(root: Path) -> str:
     for single in rf.seed_dirs(root):
         rf.atomic_write_text(single / rf.REPORT, single_page(single))
     draw_plots(root)
-    write_verdict(root)
-    parts = [section("verdict", "Verdict", verdict_html(run_verdict(root))),
+    v = run_verdict(root)
+    write_verdict(root, v)
+    parts = [section("verdict", "Verdict", verdict_html(v)),
              section("seeds", "Seed by seed", _seed_table(root))]
     first = rf.seed_dirs(root)[0]
     parts += _evidence(root, _samples(first), _aggregate_tables(root))

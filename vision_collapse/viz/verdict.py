@@ -281,9 +281,10 @@ def to_markdown(v: Verdict) -> str:
     return "\n".join(lines + [fmt(r) for r in table[1:]]) + "\n"
 
 
-def write_verdict(run: Path) -> str:
-    """Write RUN/verdict.md and return its text ('' while nothing has finished)."""
-    v = run_verdict(run)
+def write_verdict(run: Path, v: Verdict | None = None) -> str:
+    """Write RUN/verdict.md from `v` (default: the run's verdict, computed here) and return its text ('' while
+    nothing has finished)."""
+    v = v or run_verdict(run)
     if v is None:
         return ""
     text = to_markdown(v)
