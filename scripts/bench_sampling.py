@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vision_collapse.config import load_config
@@ -57,7 +58,7 @@ def main() -> None:
     labels = None
     if cfg.conditional:
         labels = sampling_labels(real.subset, real.subset, args.samples, "proportional",
-                                 torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "labels")))
+                                 np.random.default_rng(generation_seed(cfg.seed, 0, "labels")))
 
     def fid(sampler: str, steps: int, seed: int = 0) -> tuple[float, float]:
         """(FID, seconds) of --samples images from this sampler."""

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 # Fewer noise-floor draws, chance chains and KID subsets, and a one-epoch CAS: the instrument's numbers, only coarser.
-LIGHT_EVAL = ["eval.floor_draws=10", "eval.chance_chains=200", "eval.kid_subsets=5", "eval.cas_epochs=1"]
+LIGHT_EVAL = ["eval.floor_draws=10", "eval.chance_chains=199", "eval.kid_subsets=5", "eval.cas_epochs=1"]
 # ...and no plots redrawn after each generation, for runs whose plots no test reads.
 LIGHT_RUN = [*LIGHT_EVAL, "log.plots=false"]
 

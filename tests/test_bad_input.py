@@ -61,6 +61,12 @@ def test_each_mistake_is_one_line_and_touches_nothing(finished, tmp_path, capsys
         (["model.kind=diffusion", "model.guidance_scale=3", "loop.label_source=none"],
          "model.guidance_scale needs a conditional model"),
         (["seed=1"], "holds a run with a different config (seed: 0 -> 1)"),
+        (["model.kind=perfect"], "unknown model.kind 'perfect'"),
+        (["model.kind=real"], "model.kind=real draws held-out real images that nothing trained on; set "
+                              "data.perfect_fraction"),
+        (["model.kind=real", "data.perfect_fraction=0.001"], "holds out no image of class '0'"),
+        (["eval.extinct_share=0"], "eval.extinct_share must lie in (0, 1)"),
+        (["eval.extinct_share=1.5"], "eval.extinct_share must lie in (0, 1)"),
     ]
     for extra, message in cases:
         _fails(capsys, ["run", "configs/neutral.yaml", *FAST, *extra, *out], message)

@@ -9,8 +9,9 @@ from vision_collapse.config.causes import active_causes
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop.labels import choose_one_of_k
+from vision_collapse.loop.null import null_chain
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.metrics.chance import NeutralLoop, neutral_chain
+from vision_collapse.loop.twin import TwinLoop
 from vision_collapse.metrics.frequencies import apportion
 from vision_collapse.metrics.stream import PixelMoments
 from vision_collapse.models.gmm import GMMModel
@@ -26,10 +27,10 @@ def test_original_exact_uses_the_real_counts_with_no_draw():
     real = _labelled([170, 40, 6, 1])
     drifted = _labelled([100, 100, 17, 0])
     for seed in range(20):
-        labels = sampling_labels(drifted, real, len(real), "original_exact", torch.Generator().manual_seed(seed))
+        labels = sampling_labels(drifted, real, len(real), "original_exact", np.random.default_rng(seed))
         assert np.bincount(labels.numpy(), minlength=4).tolist() == [170, 40, 6, 1]
     # 'original' still draws: the class of 1 in 217 is lost in about e^-1 of draws, so it shows up in 20 seeds.
-    lost = [np.bincount(sampling_labels(drifted, real, len(real), "original", torch.Generator().manual_seed(s)).numpy(),
+    lost = [np.bincount(sampling_labels(drifted, real, len(real), "original", np.random.default_rng(s)).numpy(),
                         minlength=4)[3] == 0 for s in range(20)]
     assert any(lost)
 
@@ -43,12 +44,16 @@ def test_apportion_keeps_the_total_and_the_proportions():
     assert odd.sum() == 100 and np.all(np.abs(odd - counts / counts.sum() * 100) < 1)
 
 
-def test_neutral_chain_does_not_move_under_original_exact():
-    shares = np.array([0.5, 0.3, 0.2])
-    loop = NeutralLoop(shares, 100, label_sampling="original_exact")
-    sim = neutral_chain(loop, 4, 50, np.random.default_rng(0))
-    assert np.allclose(sim, shares)
-    assert neutral_chain(NeutralLoop(shares, 100), 4, 50, np.random.default_rng(0)).std(1).min() > 0
+def test_null_chain_does_not_move_under_original_exact_unless_curation_draws():
+    counts = np.array([50, 30, 20])
+    sim = null_chain(TwinLoop(counts, 100, label_sampling="original_exact"), 4, 50, np.random.default_rng(0)).tracked
+    assert np.allclose(sim, counts / 100)
+    assert null_chain(TwinLoop(counts, 100), 4, 50, np.random.default_rng(0)).tracked.std(1).min() > 0
+    # 1 of 4 kept by a class-blind filter: a hypergeometric draw of 100 from 400, even with exact labels
+    curated = null_chain(TwinLoop(counts, 100, label_sampling="original_exact", oversampling=4), 2, 4000,
+                         np.random.default_rng(0)).tracked
+    expected_sd = np.sqrt(0.5 * 0.5 * (400 - 100) / (400 - 1) / 100)
+    assert curated[1, :, 0].std() == pytest.approx(expected_sd, rel=0.05)
 
 
 def test_gmm_temperature_scales_the_standard_deviation():

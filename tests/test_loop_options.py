@@ -85,7 +85,7 @@ def test_curation_keeps_the_size_and_the_most_confident_samples(tmp_path):
     # conditioning label: the kept images are exactly the top n.
     model = load_model(run / "gen_000" / "model", cfg, 10)
     cond = sampling_labels(real.subset, real.subset, 2 * n, "proportional",
-                           torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "labels")))
+                           np.random.default_rng(generation_seed(cfg.seed, 0, "labels")))
     assert 2 * n > cfg.loop.shard_size  # the candidates span shards, each drawn with its own seed
     images = torch.cat([model.sample(len(c), c, torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "sample", k)))
                         for k, c in enumerate(cond.split(cfg.loop.shard_size))])

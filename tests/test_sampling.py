@@ -102,7 +102,8 @@ def test_shard_statistics_equal_the_whole_sets():
     rng = np.random.default_rng(0)
     classes, dim, n = 4, 6, 230
     # Thresholds that reject a known set: confidence below 0.5 (distance never decides: infinite limit).
-    recogniser = Recogniser(0.5, float("inf"), [torch.zeros(1, dim, dtype=torch.float64)] * classes)
+    recogniser = Recogniser(0.5, float("inf"), float("inf"), [torch.zeros(1, dim, dtype=torch.float64)] * classes,
+                            [torch.zeros(1, 4)] * classes)
     whole = _prediction(rng, n, classes, dim)
     features = torch.from_numpy(rng.normal(3, 2, size=(n, dim)))
     carried = torch.from_numpy(rng.integers(0, classes, n))

@@ -143,7 +143,15 @@ def cmd_attribute(args) -> int:
     for r in rows:
         print(f"{r['label']:60} head {r['head_change']:+.3f} [{r['head_change_low']:+.3f}, {r['head_change_high']:+.3f}]"
               f"  tail {r['tail_change']:+.3f} [{r['tail_change_low']:+.3f}, {r['tail_change_high']:+.3f}]"
-              f"  beyond chance in {r['beyond_chance_share']:.0%} of {r['seeds']} seeds")
+              f"  flagged (level/compounding) head {r['head_level_share']:.0%}/{r['head_compounding_share']:.0%},"
+              f" tail {r['tail_level_share']:.0%}/{r['tail_compounding_share']:.0%} of {r['seeds']} seeds")
+    full = rows[0]
+    if np.isfinite(float(full.get("model_effect_head", np.nan))):
+        print(f"beyond a perfect generator through the same pipeline, the model adds head "
+              f"{full['model_effect_head']:+.3f} [{full['model_effect_head_low']:+.3f}, "
+              f"{full['model_effect_head_high']:+.3f}]"
+              f", tail {full['model_effect_tail']:+.3f} [{full['model_effect_tail_low']:+.3f}, "
+              f"{full['model_effect_tail_high']:+.3f}] (paired by seed)")
     print(f"wrote {out / rf.ATTRIBUTION}, {out / rf.ATTRIBUTION_PLOT}")
     return 0
 

@@ -18,6 +18,7 @@ from vision_collapse.data.source import DatasetReader, materialise, split_per_cl
 from vision_collapse.errors import UserError
 
 CALIBRATION_SEED = 1  # fixed, so runs of every seed share one judge and one calibration split
+PERFECT_SEED = 2  # fixed likewise: every seed's perfect generator draws from the same held-out images
 
 READERS: dict[str, DatasetReader] = {
     m.NAME: m for m in (digits, fashion_mnist, cifar10, stanford_dogs, oxford_pets, imagefolder)
@@ -34,6 +35,7 @@ class RealData:
     judge_pool: LabelledImages  # the part of the pool the judge trains on
     calibration: LabelledImages  # the rest: never seen by the judge; floors, confusion and recognition thresholds
     info: dict = field(default_factory=dict)  # where the data came from, for RUN/data.json
+    perfect: LabelledImages | None = None  # held out for the perfect generator (data.perfect_fraction); None: none
 
 
 def dataset_root(cfg: DataConfig) -> Path | None:
@@ -88,18 +90,29 @@ def load_real_data(cfg: DataConfig, seed: int) -> RealData:
             raise UserError(f"class {name!r} has no training images in {cfg.name}; drop it with data.classes")
         if n_test == 0:
             raise UserError(f"class {name!r} has no held-out test images; raise data.test_fraction or add images")
+    perfect = None
+    if cfg.perfect_fraction > 0:  # held out first: nothing below (subset, judge, calibration) ever sees it
+        pool, perfect = split_per_class(pool, cfg.perfect_fraction, PERFECT_SEED)
+        empty = [n for n, k in zip(pool.class_names, perfect.class_counts()) if k == 0]
+        if empty:
+            raise UserError(f"data.perfect_fraction={cfg.perfect_fraction} holds out no image of class {empty[0]!r}; "
+                            "raise data.perfect_fraction or drop the class with data.classes")
     subset = build_imbalanced_subset(pool, cfg, seed)
     judge_pool, calibration = split_per_class(pool, cfg.calibration_fraction, CALIBRATION_SEED)
     info = {**info, "classes": list(pool.class_names), "pool_counts": pool.class_counts().tolist(),
             "test_counts": test.class_counts().tolist(), "subset_counts": subset.class_counts().tolist(),
             "calibration_counts": calibration.class_counts().tolist()}
-    real = RealData(pool, test, subset, judge_pool, calibration, info)
-    return RealData(pool, test, subset, judge_pool, calibration, {**info, "fingerprint": data_fingerprint(real)})
+    if perfect is not None:
+        info["perfect_counts"] = perfect.class_counts().tolist()
+    real = RealData(pool, test, subset, judge_pool, calibration, info, perfect)
+    return RealData(pool, test, subset, judge_pool, calibration, {**info, "fingerprint": data_fingerprint(real)}, perfect)
 
 
 def data_fingerprint(real: RealData) -> str:
-    """A hash of the judge's pool, the calibration and test splits and the subset: what a resume must match."""
-    return hash_images(real.judge_pool, real.calibration, real.test, real.subset)
+    """A hash of the judge's pool, the calibration and test splits, the subset and the perfect generator's split:
+    what a resume must match."""
+    return hash_images(real.judge_pool, real.calibration, real.test, real.subset,
+                       *([real.perfect] if real.perfect is not None else []))
 
 
 def hash_images(*parts: LabelledImages) -> str:

@@ -104,9 +104,13 @@ def run_arms(
                         "to resume")
 
 
+FLAGS = ("head_level", "tail_level", "head_compounding", "tail_compounding")  # per-seed flags, shared across seeds
+
+
 def seed_changes(run: Path) -> dict | None:
     """One finished seed's change from generation 0 to its last generation: calibrated head and tail shares,
-    classes extinct by the judge, and whether its last head or tail share lies beyond the chance band."""
+    classes extinct by the judge, and the last generation's chance flags: head and tail against the level and
+    compounding chains, and the four combined."""
     rows = rf.read_table(run / rf.SUMMARY)
     if not (run / rf.DONE).is_file() or not rows:
         return None
@@ -119,14 +123,23 @@ def seed_changes(run: Path) -> dict | None:
     return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
             "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
             "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
-            "beyond_chance": float(bool(float(last["head_beyond_chance"]) or float(last["tail_beyond_chance"])))}
+            **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
+               for k, flag in (("level", "beyond_chance"), ("compounding", "beyond_compounding"))},
+            "beyond_chance": float(last["any_beyond_chance"])}  # the four tests combined, of size 5%
 
 
-def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str) -> list[dict]:
+def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
+    """Mean and 95% CI over seeds of changes[minuend][s][key] - changes[subtrahend][s][key], seeds both finished."""
+    a, b = changes.get(minuend, {}), changes.get(subtrahend, {})
+    return mean_ci([a[s][key] - b[s][key] for s in a if a[s] is not None and b.get(s) is not None])
+
+
+def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perfect: str = "") -> list[dict]:
     """One row per arm: mean change and 95% CI of head, tail and extinction across seeds (and the last
     generation's head and tail shares), the share of seeds
-    with head up and tail down and of seeds beyond chance, and (paired by seed) the difference from the
-    `reference` arm: what switching this arm's cause off took away."""
+    with head up and tail down and of seeds flagged, (paired by seed) the difference from the `reference` arm
+    (what switching this arm's cause off took away) and, given a `perfect` arm, the difference from it (what the
+    model adds beyond the pipeline)."""
     changes = {arm.name: {s: seed_changes(rf.seed_dir(Path(out) / arm.name, s)) for s in seeds} for arm in arms}
     rows = []
     for arm in arms:
@@ -140,13 +153,16 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str) -> l
         for key in ("head_last", "tail_last"):  # where the shares ended, to read against the real subset's
             ci = mean_ci([c[key] for c in mine.values()])
             row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
-        for key in ("head_up_tail_down", "beyond_chance"):
+        for key in ("head_up_tail_down", "beyond_chance", *FLAGS):
             row[f"{key}_share"] = float(np.mean([c[key] for c in mine.values()])) if mine else float("nan")
-        ref = changes.get(reference, {})
+        none = {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         for key in ("head", "tail"):
-            paired = [ref[s][key] - c[key] for s, c in mine.items() if ref.get(s) is not None]
-            ci = mean_ci(paired) if arm.name != reference else {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+            ci = _paired(changes, reference, arm.name, key) if arm.name not in (reference, perfect) else none
             row.update({f"{key}_effect": ci["mean"], f"{key}_effect_low": ci["ci_low"],
                         f"{key}_effect_high": ci["ci_high"]})
+            if perfect:  # what the model adds: this arm's change beyond the perfect generator's, paired by seed
+                ci = _paired(changes, arm.name, perfect, key) if arm.name != perfect else none
+                row.update({f"model_effect_{key}": ci["mean"], f"model_effect_{key}_low": ci["ci_low"],
+                            f"model_effect_{key}_high": ci["ci_high"]})
         rows.append(row)
     return rows

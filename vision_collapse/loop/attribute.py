@@ -1,5 +1,6 @@
-"""`vision-collapse attribute`: the config as it is, and for each cause active in it, the same config with that
-one cause switched off; the cause's share of the effect is what its arm loses against the full one."""
+"""`vision-collapse attribute`: the config as it is, for each cause active in it the same config with that one
+cause switched off (the cause's share of the effect is what its arm loses against the full one), and the same
+pipeline through a perfect generator (what the model adds is what the full arm shows beyond it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from vision_collapse.errors import UserError
 from vision_collapse.loop.arms import Arm, arm_table, run_arms
 
 AS_CONFIGURED = "as_configured"  # the arm with every cause of the config on
+PERFECT = "perfect_generator"  # the config's pipeline with held-out real images in place of samples
+PERFECT_OVERRIDES = ("model.kind=real", "model.guidance_scale=1", "model.temperature=1", "loop.init=scratch")
+PERFECT_FRACTION = 0.2  # held out for the perfect generator when the config holds out nothing
 
 
 def attribution_arms(config: Path, overrides: list[str]) -> list[Arm]:
@@ -22,7 +26,17 @@ def attribution_arms(config: Path, overrides: list[str]) -> list[Arm]:
         raise UserError(f"{config} switches on none of the causes attribute knows (finite resampling, PCA "
                         "truncation, temperature, guidance, biased labels, curation); there is nothing to attribute")
     return [Arm(AS_CONFIGURED, (), "as configured")] + [
-        Arm(f"no_{c.name}", c.off, f"{c.name} off ({' '.join(c.off)})") for c in causes]
+        Arm(f"no_{c.name}", c.off, f"{c.name} off ({' '.join(c.off)})") for c in causes] + [
+        Arm(PERFECT, PERFECT_OVERRIDES, "perfect generator (model.kind=real): the same pipeline, no model error")]
+
+
+def shared_overrides(config: Path, overrides: list[str], log: Callable[[str], None]) -> list[str]:
+    """The user's overrides, plus a held-out split for the perfect generator when the config has none (every arm
+    gets it, so every arm learns from the same data)."""
+    if load_config(config, overrides).data.perfect_fraction > 0:
+        return list(overrides)
+    log(f"data.perfect_fraction={PERFECT_FRACTION} for every arm: the perfect generator's held-out images")
+    return [*overrides, f"data.perfect_fraction={PERFECT_FRACTION}"]
 
 
 def attribute(
@@ -38,7 +52,7 @@ def attribute(
     out = Path(out)
     if out.is_dir() and rf.is_run(out):
         raise UserError(f"--out {str(out)!r} holds a run; choose a new folder for the attribution")
-    run_arms(config, overrides, arms, seeds, out, jobs, log)
-    rows = arm_table(out, arms, seeds, AS_CONFIGURED)
+    run_arms(config, shared_overrides(config, overrides, log), arms, seeds, out, jobs, log)
+    rows = arm_table(out, arms, seeds, AS_CONFIGURED, PERFECT)
     rf.write_csv(out / rf.ATTRIBUTION, rows)
     return rows

@@ -17,7 +17,13 @@ from vision_collapse.data import load_real_data
 from vision_collapse.data.watermark import web_size
 from vision_collapse.loop.evaluate_images import evaluate_images
 from vision_collapse.loop.generation import run_generation
-from vision_collapse.loop.instrument import check_same_data, floors_in, observed, run_judge, write_chance_table
+from vision_collapse.loop.instrument import (
+    check_same_data,
+    floors_in,
+    generation_tables,
+    run_judge,
+    write_chance_table,
+)
 from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import build_training_set
@@ -25,6 +31,7 @@ from vision_collapse.loop.web import scrape_training_set
 from vision_collapse.metrics.backbone import feature_extractor
 from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
+from vision_collapse.metrics.junk import recogniser_report
 from vision_collapse.models.training import uses_bf16
 from vision_collapse.runtime import runtime
 
@@ -59,7 +66,6 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     note = (f"trained on {len(real.judge_pool)} real training images (the calibration split of "
             f"{len(real.calibration)} is held out from it); accuracy measured on the held-out test split")
     report = {**classifier_report(judge, real.pool.class_names, note), "weights_sha256": digest}
-    rt.on_main(lambda: rf.write_json(run / rf.JUDGE, report))
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
     if report["unreliable_classes"]:
         log(f"warning: the judge recalls fewer than 80% of held-out {', '.join(report['unreliable_classes'])}; "
@@ -67,7 +73,17 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     labeller = rt.main_first(lambda: load_or_train_labeller(run, real, cfg)) if needs_labeller(cfg) else None
     if labeller is not None:
         log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
-    return build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg, floors_in(run))
+    ref = build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg, floors_in(run))
+    smaller = [f"{real.pool.class_names[r['class_index']]} at {r['n']}" for r in ref.floors
+               if r["n"] < cfg.eval.samples_per_class]
+    if smaller:
+        log(f"note: {len(smaller)} class(es) have fewer than 2 x eval.samples_per_class calibration images and are "
+            f"evaluated at half their count ({', '.join(smaller[:5])}{', ...' if len(smaller) > 5 else ''}); "
+            "floors.csv lists each class's n")
+    if rt.is_main and not (run / rf.JUDGE).is_file():  # the junk suite is judged once per run folder
+        report["recogniser"] = recogniser_report(ref.recogniser, judge, real.test, real.calibration)
+        rf.write_json(run / rf.JUDGE, report)
+    return ref
 
 
 def write_baseline(run: Path, cfg: ExperimentConfig, ref: Reference) -> None:
@@ -129,8 +145,7 @@ def run_experiment(
                 gen = Generation(g, cfg, folder, *scrape_training_set(g, real, history, cfg, run))
             else:
                 gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
-            previous = [observed(rf.read_table(rf.generation_dir(run, k) / rf.METRICS), cfg.conditional)
-                        for k in range(g)] if rt.is_main else []
+            previous = generation_tables(run, list(range(g))) if rt.is_main else []
             s = run_generation(gen, ref, previous, log)
             rt.on_main(lambda: finish_generation(run, cfg, ref, g, after_generation))
             if s is not None:  # the main process's summary row

@@ -12,12 +12,11 @@ import torch
 from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
 from vision_collapse.loop.evaluate_images import write_tables
-from vision_collapse.loop.instrument import chance_against
+from vision_collapse.loop.instrument import add_chance
 from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.loop.web import web_rows, web_summary
-from vision_collapse.metrics.chance import observed_shares
 from vision_collapse.metrics.classifier import Prediction
 from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
 from vision_collapse.metrics.stream import SampleStats
@@ -64,7 +63,7 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
     cond = None
     if cfg.conditional:
         cond = sampling_labels(gen.train_set, ref.real, drawn, cfg.loop.label_sampling,
-                               torch.Generator().manual_seed(gen.seed("labels")))
+                               np.random.default_rng(gen.seed("labels")))
     shards = draw_shards(gen, model, drawn, cond, "sample", ref)
     if drawn > n:
         shards = curate_shards(shards, n, gen)
@@ -100,13 +99,12 @@ def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | 
 
 
 def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet | None,
-                      previous: list[np.ndarray], seconds: dict, eval_start: float, log) -> dict:
+                      previous: list[list[dict]], seconds: dict, eval_start: float, log) -> dict:
     """The main process's part: measure the generation, write its tables, and return its summary row."""
     rng = torch.Generator().manual_seed(gen.seed("metrics"))
-    now = stats.carried if gen.cfg.conditional else stats.recognised
-    chance = [r for r in chance_against(gen.cfg, ref, [*previous, observed_shares(now)]) if r.generation == gen.index]
     samples = rf.load_samples(gen.folder)[0]  # what the next generation learns from: CAS trains on it
-    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, chance, samples)
+    result = add_chance(measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, samples=samples),
+                        gen.cfg, ref, previous)
     for line in result.warnings:
         log(f"warning: {line}")
     if gen.cfg.loop.strategy == "scrape":
@@ -123,11 +121,11 @@ def keep_model(gen: Generation, model: GenerativeModel, losses: list[float]) -> 
     (gen.folder / rf.CHECKPOINT).unlink(missing_ok=True)
 
 
-def run_generation(gen: Generation, ref: Reference, previous: list[np.ndarray] = (), log=print) -> dict | None:
+def run_generation(gen: Generation, ref: Reference, previous: list[list[dict]] = (), log=print) -> dict | None:
     """Train, sample, judge, measure and write one generation's folder (all but its DONE marker); its summary
     row on the main process, None on the others (which only share the work).
 
-    previous: the observed histograms of generations 0 .. g-1 (what the chance chain is checked against).
+    previous: the class rows (metrics.csv) of generations 0 .. g-1 (what the null chains are checked against).
     """
     rt = runtime()
     rt.on_main(lambda: rf.write_csv(gen.folder / rf.MANIFEST, build_manifest(gen)))

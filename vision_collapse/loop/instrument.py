@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,12 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import RealData, hash_images
 from vision_collapse.errors import UserError
 from vision_collapse.files import file_sha256
+from vision_collapse.loop.null import from_generation_zero, null_chain
+from vision_collapse.loop.twin import TwinLoop
 from vision_collapse.metrics import frequencies as fq
-from vision_collapse.metrics.chance import ChanceRow, NeutralLoop, chance_rows, neutral_chain, observed_shares
+from vision_collapse.metrics.chance import ChanceRow, chance_rows, observed_shares
 from vision_collapse.metrics.classifier import Classifier, load_classifier, load_or_train_judge, save_classifier
-from vision_collapse.metrics.evaluate import Reference
+from vision_collapse.metrics.evaluate import GenerationResult, Reference, chance_columns
 from vision_collapse.runtime import runtime
 
 # data.json keys compared on resume, in the order a difference is reported
@@ -63,35 +66,71 @@ def floors_in(run: Path):
     return get
 
 
-def neutral_loop(cfg: ExperimentConfig, ref: Reference, samples: int = 0) -> NeutralLoop:
-    """The loop as the chance chain sees it (samples per generation: as many as the real subset unless given);
-    unconditional models resample their judged histogram."""
-    sampling = cfg.loop.label_sampling if cfg.conditional else "proportional"
-    return NeutralLoop(ref.prior, samples or len(ref.real), cfg.loop.strategy, cfg.loop.real_fraction, sampling)
+def twin_loop(cfg: ExperimentConfig, ref: Reference, samples: int = 0) -> TwinLoop:
+    """The loop as its twin sees it (samples per generation: as many as the real subset unless given), measured
+    through the judge's recognition and confusion on the calibration split, as the run measures its samples."""
+    loop = cfg.loop
+    return TwinLoop(ref.real.class_counts(), samples or len(ref.real), loop.strategy, loop.real_fraction,
+                    loop.accumulate_cap, loop.label_sampling, loop.oversampling, cfg.conditional,
+                    ref.recognition, ref.recognised_confusion, ref.confusion)
+
+
+def _class_column(rows: list[dict], key: str) -> np.ndarray:
+    """One column of a generation's class rows (the unrecognisable row left out), as floats."""
+    return np.array([float(r[key]) for r in rows if int(r["class_index"]) >= 0])
 
 
 def observed(rows: list[dict], conditional: bool) -> np.ndarray:
-    """The histogram the chain models, from a generation's class rows: carried labels, or recognised judgements."""
-    key = "sample_count" if conditional else "recognised_count"
-    return observed_shares(np.array([float(r[key]) for r in rows if int(r["class_index"]) >= 0]))
+    """The histogram the chain tracks, from a generation's class rows: carried labels, or recognised judgements."""
+    return observed_shares(_class_column(rows, "sample_count" if conditional else "recognised_count"))
 
 
-def chance_against(cfg: ExperimentConfig, ref: Reference, history: list[np.ndarray],
-                   samples: int = 0) -> list[ChanceRow]:
-    """Rows for generations 0 .. len(history)-1 (their observed shares) against the seeded neutral chain."""
-    loop = neutral_loop(cfg, ref, samples)
-    first = None if cfg.conditional else history[0]
-    if first is not None and not np.isfinite(first).all():
-        return []  # generation 0 recognised too little to start the chain from
-    rng = np.random.default_rng([cfg.seed, 7919])
-    simulated = neutral_chain(loop, len(history), cfg.eval.chance_chains, rng, first)
+def start_shares(rows: list[dict], conditional: bool) -> np.ndarray:
+    """Generation 0's true class shares, where the compounding chain starts: its carried labels, or (unconditional)
+    its calibrated judged shares."""
+    return observed(rows, True) if conditional else _class_column(rows, "gen_freq_calibrated")
+
+
+def chance_against(cfg: ExperimentConfig, ref: Reference, tables: list[list[dict]], samples: int = 0
+                   ) -> list[ChanceRow]:
+    """Rows for generations 0 .. len(tables)-1, from their class rows (metrics.csv): the tracked shares against the
+    level chain, and from generation 1 against the compounding chain; the calibrated head and tail shares against
+    the level chain."""
+    loop = twin_loop(cfg, ref, samples)
     head, tail = fq.head_and_tail(ref.real.class_counts(), cfg.eval.tail_fraction)
-    return chance_rows(simulated, history, head, tail, ref.real.class_names)
+    names = ref.real.class_names
+    tracked = [observed(t, cfg.conditional) for t in tables]
+    ties = np.random.default_rng([cfg.seed, 7919, 2])
+    level = null_chain(loop, len(tables), cfg.eval.chance_chains, np.random.default_rng([cfg.seed, 7919]))
+    rows = chance_rows(level.tracked, tracked, head, tail, names, "level", ties)
+    calibrated = [_class_column(t, "gen_freq_calibrated") for t in tables]
+    rows += [replace(r, share="calibrated") for r in chance_rows(level.calibrated, calibrated, head, tail, names,
+                                                                 "level", ties) if r.quantity.endswith("_share")]
+    start = start_shares(tables[0], cfg.conditional)
+    if len(tables) > 1 and np.isfinite(start).all() and start.sum() > 0:
+        compounding = null_chain(from_generation_zero(loop, start), len(tables), cfg.eval.chance_chains,
+                                 np.random.default_rng([cfg.seed, 7919, 1]))
+        rows += chance_rows(compounding.tracked, tracked, head, tail, names, "compounding", ties)
+    return rows
+
+
+def add_chance(result: GenerationResult, cfg: ExperimentConfig, ref: Reference, previous: list[list[dict]],
+               samples: int = 0) -> GenerationResult:
+    """Fill a measured generation's chance columns, from its class rows and those of the generations before it."""
+    generation = len(previous)
+    rows = [r for r in chance_against(cfg, ref, [*previous, result.rows], samples) if r.generation == generation]
+    result.summary.update(chance_columns(rows))
+    return result
+
+
+def generation_tables(run: Path, generations: list[int]) -> list[list[dict]]:
+    """The class rows (metrics.csv) of finished generations."""
+    return [rf.read_table(rf.generation_dir(run, g) / rf.METRICS) for g in generations]
 
 
 def write_chance_table(run: Path, cfg: ExperimentConfig, ref: Reference, generations: list[int]) -> None:
     """RUN/chance.csv for the finished generations."""
-    history = [observed(rf.read_table(rf.generation_dir(run, g) / rf.METRICS), cfg.conditional) for g in generations]
-    rows = chance_against(cfg, ref, history) if history else []
+    rows = chance_against(cfg, ref, generation_tables(run, generations)) if generations else []
     rf.write_csv(Path(run) / rf.CHANCE, [{**vars(r), "beyond": r.beyond} for r in rows],
-                 ["generation", "quantity", "observed", "low", "high", "p_value", "beyond"])
+                 ["generation", "test", "share", "quantity", "observed", "low", "high", "p_value", "p_adjusted",
+                  "correction", "beyond"])

@@ -22,7 +22,7 @@ from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.data.imbalance import build_imbalanced_subset
 from vision_collapse.loop.seeds import generation_seed
-from vision_collapse.loop.strategies import draw_index
+from vision_collapse.loop.strategies import draw_index, draw_items
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ def scrape_training_set(generation: int, real: RealData, history: list[LabelledI
     n = len(real.subset)
     n_scraped = int(round(cfg.loop.real_fraction * n))
     rng = np.random.default_rng(generation_seed(cfg.seed, generation, "data"))  # as 'fresh' draws
-    passed = np.flatnonzero(kept)
-    chosen = passed[draw_index(len(passed), n_scraped, rng)]
+    passed = np.flatnonzero(kept)  # drawn as 'fresh' draws (the twin's counts), so the oracle filter is 'fresh'
+    chosen = passed[draw_items(web.subset(passed), n_scraped, rng)]
     previous = history[generation - 1]
-    own = draw_index(len(previous), n - n_scraped, rng)
+    own = draw_items(previous, n - n_scraped, rng)
     trained = np.zeros(len(web), bool)
     trained[chosen] = True
     return concat([web.subset(chosen), previous.subset(own)]), Scrape(web, synthetic, kept, score, trained)

@@ -23,6 +23,17 @@ def project_to_simplex(v: np.ndarray) -> np.ndarray:
     return np.maximum(v - cumulative[rho] / (rho + 1), 0)
 
 
+def calibrate_rows(judged: np.ndarray, confusion: np.ndarray) -> np.ndarray:
+    """`calibrated_frequencies` of every row of judged shares (..., C) at once (NaN rows stay NaN)."""
+    q = judged @ np.linalg.pinv(confusion).T  # the least-squares solution, as lstsq gives it for a full-rank C
+    u = -np.sort(-q, axis=-1)
+    cumulative = np.cumsum(u, axis=-1) - 1
+    ranks = np.arange(1, q.shape[-1] + 1)
+    rho = ((u - cumulative / ranks) > 0).sum(-1, keepdims=True)  # the simplex projection of Duchi et al., per row
+    theta = np.take_along_axis(cumulative, np.maximum(rho - 1, 0), -1) / np.maximum(rho, 1)
+    return np.maximum(q - theta, 0)
+
+
 def calibrated_frequencies(judged_freq: np.ndarray, confusion: np.ndarray) -> np.ndarray:
     """Solve C q = p by least squares and project q onto the simplex: the class prior behind judged shares p."""
     q, *_ = np.linalg.lstsq(confusion, np.asarray(judged_freq, dtype=np.float64), rcond=None)

@@ -1,9 +1,9 @@
-"""Drift by chance alone: the class histogram under neutral finite resampling (a Wright–Fisher chain).
+"""Drift against chance: quantiles and p-values of observed class shares among the null chain's (loop/null.py).
 
-A model that reproduced its training histogram exactly would still move it from generation to generation,
-because each generation draws a finite number of labelled samples. This simulates that null: per generation,
-the training shares the loop strategy would build, then N samples drawn from them. An observed share outside
-the chain's 2.5–97.5% band has drifted further than chance alone takes it.
+A flag means what it says: p-values are Monte-Carlo ranks, (k+1)/(B+1) on each side with ties broken at random,
+so under the null p is uniform on its grid and `p <= ALPHA` fires ALPHA of the time. Head and tail are one
+test each; the per-class flags of one generation are Holm-corrected across classes; the run-level "anything
+beyond chance" is a Bonferroni combination with a stated size.
 """
 
 from __future__ import annotations
@@ -14,102 +14,105 @@ import numpy as np
 
 from vision_collapse.metrics import frequencies as fq
 
-
-@dataclass(frozen=True)
-class NeutralLoop:
-    """What the null chain needs to know about the loop."""
-
-    real_shares: np.ndarray  # class shares of the real subset (generation 0's training set)
-    samples: int  # samples drawn per generation (the next training set's size)
-    strategy: str = "replace"  # cfg.loop.strategy
-    real_fraction: float = 0.1  # cfg.loop.real_fraction, for 'mix' and 'fresh'
-    label_sampling: str = "proportional"  # cfg.loop.label_sampling; 'proportional' for unconditional models
+ALPHA = 0.05  # the size of every flag: a share under the null is flagged this often
+TESTS = ("level", "compounding")  # from the real subset; from generation 0's observed samples
 
 
-def _next_training_shares(loop: NeutralLoop, history: list[np.ndarray]) -> np.ndarray:
-    """(chains, C) training shares of the next generation, from the sample shares of the ones before."""
-    if loop.strategy == "replace":
-        return history[-1]
-    if loop.strategy == "accumulate":  # the real subset plus every earlier generation's samples
-        n_real = loop.samples  # the subset and each generation have the same size
-        return (loop.real_shares * n_real + sum(history) * loop.samples) / (n_real + len(history) * loop.samples)
-    # mix and fresh: real_fraction real images (with the real profile), the rest from the last samples;
-    # scrape as fresh: the band is that of a loop with perfect provenance, so a drift that leaked generated
-    # images cause lies beyond it
-    return loop.real_fraction * loop.real_shares + (1 - loop.real_fraction) * history[-1]
+def mc_p_values(simulated: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two-sided Monte-Carlo p-values of observed[q] among the finite simulated[q, :]: twice the smaller of
+    (k+1)/(B+1) on either side, the observed value's rank among tied values drawn at random (exact under the null);
+    1 where every chain equals the observed value."""
+    sim = np.asarray(simulated, dtype=float)
+    obs = np.asarray(observed, dtype=float)[:, None]
+    finite = np.isfinite(sim)
+    count = finite.sum(1)
+    below = (finite & (sim < obs)).sum(1) + rng.integers(0, (finite & (sim == obs)).sum(1) + 1)
+    low, high = (below + 1) / (count + 1), (count - below + 1) / (count + 1)
+    p = np.minimum(1.0, 2 * np.minimum(low, high))
+    # A null with no randomness left (every chain equal to the observed value) has nothing to flag.
+    p = np.where((finite & (sim != obs)).sum(1) == 0, 1.0, p)
+    return np.where(np.isfinite(obs[:, 0]) & (count > 0), p, np.nan)
 
 
-def _draw_shares(train: np.ndarray, loop: NeutralLoop, rng: np.random.Generator) -> np.ndarray:
-    """Sample shares of one generation drawn from training shares `train` (chains, C)."""
-    if loop.label_sampling == "original_exact":  # no draw: the real counts, scaled to the sample size
-        exact = fq.apportion(loop.real_shares, loop.samples) / loop.samples
-        return np.broadcast_to(exact, train.shape).astype(float)
-    sampling = {"proportional": train, "original": np.broadcast_to(loop.real_shares, train.shape),
-                "uniform": np.full(train.shape, 1 / train.shape[1])}[loop.label_sampling]
-    p = np.clip(sampling, 0, None)
-    p = p / p.sum(1, keepdims=True)
-    return rng.multinomial(loop.samples, p) / loop.samples
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (step-down, monotone); NaN stays NaN and does not count as a test."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for i, k in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[k]))
+        out[k] = running
+    return out
 
 
-def neutral_chain(
-    loop: NeutralLoop,
-    generations: int,  # generations 0 .. generations-1 are simulated
-    chains: int,
-    rng: np.random.Generator,
-    first: np.ndarray | None = None,  # generation 0's observed shares (unconditional); None: draw it too
-) -> np.ndarray:
-    """(generations, chains, C) sample shares of each generation under the neutral chain."""
-    start = np.broadcast_to(loop.real_shares, (chains, len(loop.real_shares))).astype(float)
-    history: list[np.ndarray] = []
-    for g in range(generations):
-        if g == 0:
-            history.append(np.broadcast_to(first, start.shape).astype(float) if first is not None
-                           else _draw_shares(start, loop, rng))
-        else:
-            history.append(_draw_shares(_next_training_shares(loop, history), loop, rng))
-    return np.stack(history)
-
-
-def tail_probability(simulated: np.ndarray, observed: float) -> float:
-    """Two-sided tail probability of `observed` among simulated values (ties count half on each side)."""
-    below = np.mean(simulated < observed) + 0.5 * np.mean(simulated == observed)
-    return float(min(1.0, 2 * min(below, 1 - below)))
+def bonferroni(p: list[float]) -> float:
+    """The combined p-value of several tests (Bonferroni: the smallest times their number; its size is at most
+    the level it is read at); NaN when none is finite."""
+    finite = [v for v in p if np.isfinite(v)]
+    return float(min(1.0, min(finite) * len(finite))) if finite else float("nan")
 
 
 @dataclass(frozen=True)
 class ChanceRow:
-    """One quantity at one generation, against the neutral chain."""
+    """One quantity at one generation, against one null chain."""
 
     generation: int
+    test: str  # 'level' (chain from the real subset) or 'compounding' (chain from generation 0's samples)
     quantity: str  # 'head_share', 'tail_share' or a class name
     observed: float
     low: float  # 2.5% of the chain
     high: float  # 97.5% of the chain
-    p_value: float  # two-sided tail probability of `observed` under the chain
+    p_value: float  # two-sided Monte-Carlo p-value of `observed` under the chain
+    p_adjusted: float  # Holm across classes for a class row; the p-value itself for head and tail
+    correction: str  # 'none', or 'holm over N classes'
+    share: str = "tracked"  # 'tracked' (carried labels, or recognised judgements) or 'calibrated' (judged, calibrated)
 
     @property
     def beyond(self) -> bool:
-        """Outside the 95% band."""
-        return bool(self.observed < self.low or self.observed > self.high)
+        """Flagged: the (adjusted) p-value at most ALPHA."""
+        return bool(self.p_adjusted <= ALPHA)
 
 
 def chance_rows(
-    simulated: np.ndarray,  # (generations, chains, C) from neutral_chain
+    simulated: np.ndarray,  # (generations, chains, C) observed shares under the null chain
     observed: list[np.ndarray],  # observed shares of each finished generation (NaN where not measurable)
     head: int,
     tail: np.ndarray,
     class_names: tuple[str, ...],
+    test: str,  # 'level': shares against the chain's; 'compounding': changes since generation 0 against the chain's
+    rng: np.random.Generator,  # breaks ties in the ranks
 ) -> list[ChanceRow]:
-    """Head share, tail share and each class's share against the chain, generation by generation."""
+    """Head share, tail share and each class's share against the chain, generation by generation. The compounding
+    test starts at generation 1; its band is generation 0's share plus the chain's 95% range of change."""
     rows = []
+    since = test == "compounding"
+    names = ["head_share", "tail_share", *class_names]
     for g, obs in enumerate(observed):
-        sim = simulated[g]
-        quantities = [("head_share", sim[:, head], obs[head]), ("tail_share", sim[:, tail].sum(1), obs[tail].sum())]
-        quantities += [(name, sim[:, c], obs[c]) for c, name in enumerate(class_names)]
-        for name, values, value in quantities:
-            low, high = np.quantile(values, [0.025, 0.975])
-            p = tail_probability(values, float(value)) if np.isfinite(value) else float("nan")
-            rows.append(ChanceRow(g, name, float(value), float(low), float(high), p))
+        if since and g == 0:
+            continue
+        # quantities x chains: head, tail, then each class; the compounding test reads changes since generation 0
+        sim = np.column_stack([simulated[g][:, head], simulated[g][:, tail].sum(1), simulated[g]]).T
+        values = np.array([obs[head], obs[tail].sum(), *obs])
+        base = np.zeros(len(values))
+        if since:
+            sim = sim - np.column_stack([simulated[0][:, head], simulated[0][:, tail].sum(1), simulated[0]]).T
+            base = np.array([observed[0][head], observed[0][tail].sum(), *observed[0]])
+        p = mc_p_values(sim, values - base, rng)
+        adjusted = np.concatenate([p[:2], holm(p[2:])])
+        correction = ["none", "none"] + [f"holm over {int(np.isfinite(p[2:]).sum())} classes"] * len(class_names)
+        band = np.full((len(values), 2), np.nan)
+        if np.isfinite(sim).all():  # the usual case, and far quicker than nanquantile's row-by-row path
+            band = np.quantile(sim, [0.025, 0.975], axis=1).T + base[:, None]
+        elif np.isfinite(sim).any():
+            finite = np.isfinite(sim).any(1)
+            band[finite] = np.nanquantile(sim[finite], [0.025, 0.975], axis=1).T + base[finite, None]
+        for q, name in enumerate(names):
+            low, high = np.clip(band[q], 0, 1)  # a band of shares, whatever the changes it was built from
+            rows.append(ChanceRow(g, test, name, float(values[q]), float(low), float(high), float(p[q]),
+                                  float(adjusted[q]), correction[q]))
     return rows
 
 

@@ -25,6 +25,9 @@ SHARES, CHANCE, QUALITY, WITHIN, WEB, TRAINING = ("Shares and divergence", "Agai
 _SIDES = ("head", "tail")
 _CHANCE_NAMES = tuple(f"{s}_{k}" for s in _SIDES for k in ("chance_observed", "chance_low", "chance_high", "chance_p",
                                                           "beyond_chance"))
+_COMPOUNDING_NAMES = tuple(f"{s}_{k}" for s in _SIDES for k in ("compounding_low", "compounding_high",
+                                                               "compounding_p", "beyond_compounding"))
+_CALIBRATED_NAMES = tuple(f"{s}_calibrated_{k}" for s in _SIDES for k in ("low", "high", "p", "beyond"))
 _FLOOR_NAMES = tuple(f"{m}_floor_{q}" for m in ("fid_vs_original", "fid_at_labels") for q in ("median", "p95"))
 
 PER_CLASS = (
@@ -83,15 +86,36 @@ SUMMARY = (
            "vanishes), Jensen–Shannon and total variation, all against the real subset's prior", SHARES),
     Column(("extinct_labels",),
            "classes no sample carries into the next generation: a conditional loop cannot bring them back", SHARES),
-    Column(("extinct_judged",),
-           "classes whose calibrated share has a bootstrap upper bound below 0.5 / `recognised_count`", SHARES),
+    Column(("unobserved_classes",), "classes the judge gives no recognised sample: unseen, not yet extinct", SHARES),
+    Column(("extinct_judged", "extinct_detectable_share"),
+           "classes whose calibrated share has an exact (Clopper–Pearson) 97.5% upper bound over `recognised_count` "
+           "samples below `eval.extinct_share` (default 0.01); beside it the smallest bound this many samples can give "
+           "(a class seen 0 times): when it exceeds `eval.extinct_share`, no extinction can be detected", SHARES),
     Column(("confusion_condition",),
            "condition number of the judge's confusion matrix: how much calibration amplifies noise", SHARES),
+    Column(("calibration_shift", "shares_unreliable"),
+           "conditional models: the total variation between the calibrated shares with the confusion measured on real "
+           "calibration images and with the confusion measured on this generation's own evaluation samples against the "
+           "labels they were generated for (BBSE assumes generated images look like real ones to the judge); above "
+           "`eval.max_calibration_shift` (default 0.05) the flag is 1 and the calibrated shares are unreliable", SHARES),
     Column(_CHANCE_NAMES,
-           "the share the chance chain tracks (the carried labels for a conditional model, the recognised judgements "
-           "otherwise), the 95% band of neutral drift at this generation, the two-sided tail probability of that "
-           "share, and whether it lies outside (1 or 0; averaged across seeds, the share of seeds beyond chance; see "
-           "below)", CHANCE, "`head_chance_observed/low/high/p`, `head_beyond_chance` (and `tail_…`)"),
+           "the share the null chains track (the carried labels for a conditional model, the recognised judgements "
+           "otherwise) against the level chain (the loop's twin from the real subset, with a perfect generator and a "
+           "class-blind filter): its 95% band, the two-sided Monte-Carlo p-value (k+1)/(B+1), and the flag p ≤ 0.05 "
+           "(1 or 0; averaged across seeds, the share of seeds flagged)", CHANCE,
+           "`head_chance_observed/low/high/p`, `head_beyond_chance` (and `tail_…`)"),
+    Column(_COMPOUNDING_NAMES,
+           "the same against the compounding chain, started at generation 0's observed samples: flagged when the drift "
+           "since generation 0 exceeds chance (NaN at generation 0). A filter that shifts generation 0 once is flagged by "
+           "the level test only", CHANCE, "`head_compounding_low/high/p`, `head_beyond_compounding` (and `tail_…`)"),
+    Column(_CALIBRATED_NAMES,
+           "the calibrated head and tail shares (`head_share_calibrated`, `tail_share_calibrated`) against the level "
+           "chain, whose samples are judged as the run judges (recognition and confusion measured on the calibration "
+           "split) and calibrated the same way: band, p-value and flag", CHANCE,
+           "`head_calibrated_low/high/p`, `head_calibrated_beyond` (and `tail_…`)"),
+    Column(("chance_combined_p", "any_beyond_chance"),
+           "the four head and tail tests of the generation combined (Bonferroni: 4 × the smallest p-value), and its "
+           "flag at 0.05: a neutral run is flagged at most 5% of the time", CHANCE),
     Column(("fid_vs_original",),
            "FID of all samples against the real test images reweighted to the real subset's class prior (closed form "
            "from per-class moments): quality and class drift together", QUALITY),

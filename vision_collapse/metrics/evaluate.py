@@ -19,14 +19,14 @@ from vision_collapse.metrics.calibration import (
     condition_number,
     confusion_matrix,
 )
-from vision_collapse.metrics.chance import ChanceRow
+from vision_collapse.metrics.chance import ALPHA, ChanceRow, bonferroni
 from vision_collapse.metrics.classifier import Classifier, Prediction
 from vision_collapse.metrics.fid import fid_from_features, frechet_distance, grouped
 from vision_collapse.metrics.floor import Band, class_floors, global_floor
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_matched_subset
-from vision_collapse.metrics.recognise import Recogniser
+from vision_collapse.metrics.recognise import Recogniser, thumbnails
 from vision_collapse.metrics.stream import PixelMoments, SampleStats
 from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, within_class_columns
 
@@ -50,6 +50,8 @@ class Reference:
     copies: CopyDetector  # what counts as a near-copy of a training image
     labeller: Classifier | None = None  # the pseudo-labeller, when the config asks for one
     test: LabelledImages | None = None  # the held-out real test images (CAS is measured on them)
+    recognition: np.ndarray | None = None  # per true class, the share of calibration images the recogniser accepts
+    recognised_confusion: np.ndarray | None = None  # P(judged j | true i, recognised) on the calibration images
     prior: np.ndarray = field(init=False)  # class shares of the real subset
     real_variance: float = field(init=False)  # total pixel variance of the real subset
 
@@ -87,9 +89,11 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
     cal_pred, cal_feats = judge_and_features(judge, features, real.calibration.images)
     seen = judge.predict(real.judge_pool.images)
     judge_by_class = grouped(seen.features, real.judge_pool.labels, num)
+    pixels_by_class = grouped(thumbnails(real.judge_pool.images), real.judge_pool.labels, num)
     # Confusion and thresholds on images the judge never trained on: calibration, not its own training set.
     confusion = confusion_matrix(real.calibration.labels.numpy(), cal_pred.labels.numpy(), num)
-    recogniser = Recogniser.fit(cal_pred.probs, cal_pred.features, judge_by_class, cfg.eval.recognisable_quantile)
+    recogniser = Recogniser.fit(cal_pred.probs, cal_pred.features, real.calibration.images, judge_by_class,
+                                pixels_by_class, cfg.eval.reject_rates)
     test_by_class = grouped(test_feats, real.test.labels, num)
     cal_by_class = grouped(cal_feats, real.calibration.labels, num)
     ev = cfg.eval
@@ -103,8 +107,13 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
         return [{**r, "cas_real": float("nan") if cas is None else float(cas[c])} for c, r in enumerate(rows)]
 
     copies = CopyDetector.fit(real.test.images, real.test.labels, real.subset.images, num)
-    return Reference(real.subset, judge, features, test_by_class, cal_by_class, real.calibration.labels.numpy(),
-                     cal_pred.labels.numpy(), confusion, recogniser, floors(compute), copies, labeller, real.test)
+    cal_true, cal_judged = real.calibration.labels.numpy(), cal_pred.labels.numpy()
+    # What the null chain of an unconditional run measures its perfect samples through: recognition, then confusion.
+    accepted = ~recogniser.unrecognisable(cal_pred.probs, cal_pred.features, real.calibration.images)
+    recognition = np.array([accepted[cal_true == c].mean() if (cal_true == c).any() else 1.0 for c in range(num)])
+    recognised_confusion = confusion_matrix(cal_true[accepted], cal_judged[accepted], num).T
+    return Reference(real.subset, judge, features, test_by_class, cal_by_class, cal_true, cal_judged, confusion,
+                     recogniser, floors(compute), copies, labeller, real.test, recognition, recognised_confusion)
 
 
 @dataclass(frozen=True)
@@ -135,11 +144,11 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
     """The per-class table's rows: one per class, then the unrecognisable row."""
     ev, num, names = cfg.eval, train_set.num_classes, train_set.class_names
     head, _ = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
-    n = ev.samples_per_class
     nan = float("nan")
     verdicts = eval_verdict(eval_set, ref) if eval_set is not None else None
     rows = []
     for c in range(num):
+        n = int(ref.floors[c].get("n", ev.samples_per_class))  # fewer where calibration images are scarce
         mine = eval_set.classes == c if eval_set is not None else torch.zeros(0, dtype=torch.bool)
         count = int(mine.sum())
         real_c = ref.test_by_class[c]
@@ -183,8 +192,25 @@ def _floor_column(ref: Reference, key: str) -> np.ndarray:
 
 def eval_verdict(eval_set: EvalSet, ref: Reference) -> torch.Tensor:
     """The judge's verdict on each evaluation sample, with unrecognisable ones as class C."""
-    rejected = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features)
+    if eval_set.images is None:  # nothing was kept to evaluate
+        return torch.zeros(0, dtype=torch.long)
+    rejected = ref.recogniser.unrecognisable(eval_set.judged.probs, eval_set.judged.features, eval_set.images)
     return torch.from_numpy(np.where(rejected, len(ref.test_by_class), eval_set.judged.labels.numpy()))
+
+
+def calibration_shift(freq: dict, eval_set: EvalSet | None, ref: Reference) -> float:
+    """How far BBSE's answer moves when the confusion is measured on this generation's own samples (against the
+    labels they were generated for) instead of on real calibration images: the total variation between the two
+    calibrated histograms. BBSE assumes generated images of a class look like real ones to the judge; a large
+    shift says they do not. NaN for unconditional models (no intended label) or without recognised samples."""
+    if eval_set is None or eval_set.conditioning is None or not np.isfinite(freq["judged"]).all():
+        return float("nan")
+    verdict = eval_verdict(eval_set, ref).numpy()
+    kept = verdict < len(ref.test_by_class)  # recognised evaluation samples
+    if not kept.any():
+        return float("nan")
+    own = confusion_matrix(eval_set.conditioning.numpy()[kept], verdict[kept], len(ref.test_by_class))
+    return fq.total_variation(calibrated_frequencies(freq["judged"], own), freq["calibrated"])
 
 
 def global_quality(stats: SampleStats, mix: np.ndarray, ref: Reference, cfg: ExperimentConfig,
@@ -220,7 +246,6 @@ def measure(
     ref: Reference,
     cfg: ExperimentConfig,
     rng: torch.Generator,  # draws KID subsets, floors and bootstrap replicates
-    chance: list[ChanceRow] = (),  # this generation's rows against the neutral chain; () when none
     samples: LabelledImages | None = None,  # the labelled samples carried on, for CAS; None: no CAS
 ) -> GenerationResult:
     """Per-class rows, the summary row and the conditioning x judged confusion of one generation."""
@@ -231,12 +256,17 @@ def measure(
     if not enough:
         warnings.append(f"generation {generation}: only {freq['total']} recognised sample(s), fewer than "
                         f"eval.min_recognised={ev.min_recognised}; class shares, entropy and divergences are NaN")
+    shift = calibration_shift(freq, eval_set, ref)
+    if shift > ev.max_calibration_shift:
+        warnings.append(f"generation {generation}: the judge's confusion on its own samples moves the calibrated shares "
+                        f"by {shift:.3f} (above eval.max_calibration_shift={ev.max_calibration_shift}); its calibrated "
+                        "shares are unreliable")
     cas = class_accuracy(samples, ref.test, cfg) if samples is not None else None
     rows = class_rows(generation, train_set, stats, eval_set, ref, cfg, freq, rng, cas)
     head, tail = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
     # The class mix FID is matched to: the labels asked for, or (unconditional) what the judge recognised.
     mix = fq.shares(stats.conditioned) if cfg.conditional else freq["judged"]
-    calibrated, upper = freq["calibrated"], freq["high"]
+    calibrated = freq["calibrated"]
     head_share, tail_share = fq.head_and_tail_shares(freq["judged"], head, tail)
     head_cal, tail_cal = fq.head_and_tail_shares(calibrated, head, tail)
     fids = np.array([r["fid"] for r in rows[:num]], dtype=float)
@@ -252,9 +282,14 @@ def measure(
         "js_to_real": fq.js_divergence(calibrated, ref.prior),
         "tv_to_real": fq.total_variation(calibrated, ref.prior),
         "extinct_labels": int((stats.carried == 0).sum()),
-        "extinct_judged": int((upper < 0.5 / freq["total"]).sum()) if enough else float("nan"),
+        "unobserved_classes": int((stats.recognised == 0).sum()),
+        "extinct_judged": fq.extinct_classes(calibrated, freq["total"], ev.extinct_share) if enough else float("nan"),
+        # the smallest upper bound this many recognised samples can give: extinction below it cannot be seen
+        "extinct_detectable_share": float(fq.share_upper_bound(0, freq["total"])) if freq["total"] else float("nan"),
         "confusion_condition": condition_number(ref.confusion),
-        **chance_columns(chance),
+        "calibration_shift": shift,
+        "shares_unreliable": float(shift > ev.max_calibration_shift) if np.isfinite(shift) else float("nan"),
+        **chance_columns(()),  # filled in by loop.instrument.add_chance, which reads these rows
         **within_class_summary(rows[:num], stats, train_set, ref),
         "train_size": len(train_set),
         "real_fraction": sum(rf.is_real(i) for i in train_set.ids) / len(train_set) if len(train_set) else float("nan"),
@@ -284,15 +319,27 @@ def within_class_summary(rows: list[dict], stats: SampleStats, train_set: Labell
 
 
 def chance_columns(chance: list[ChanceRow]) -> dict:
-    """Summary columns for head and tail against the neutral chain's 95% band: the share the chain tracks
-    (carried labels for conditional models, recognised judgements otherwise), the band, the tail probability,
-    and whether the share lies outside it."""
-    out = {}
+    """Summary columns for head and tail against the null chains: the share the chains track (carried labels for
+    conditional models, recognised judgements otherwise); for the level chain its 95% band, p-value and flag, for
+    the compounding chain the same; the Bonferroni combination of those four (a flag of size at most ALPHA); and
+    the calibrated judged share's level band, p-value and flag."""
+    nan = float("nan")
+    out, p = {}, []
     for quantity in ("head_share", "tail_share"):
-        row = next((r for r in chance if r.quantity == quantity), None)
-        nan = float("nan")
-        values = (row.observed, row.low, row.high, row.p_value, row.beyond) if row else (nan, nan, nan, nan, False)
         name = quantity.removesuffix("_share")
-        out.update(zip((f"{name}_chance_observed", f"{name}_chance_low", f"{name}_chance_high", f"{name}_chance_p",
-                        f"{name}_beyond_chance"), values))
+        for test, prefix, flag in (("level", "chance", "beyond_chance"),
+                                   ("compounding", "compounding", "beyond_compounding")):
+            row = next((r for r in chance if r.quantity == quantity and r.test == test and r.share == "tracked"), None)
+            if test == "level":
+                out[f"{name}_chance_observed"] = row.observed if row else nan
+            values = (row.low, row.high, row.p_value, float(row.beyond)) if row else (nan, nan, nan, nan)
+            out.update(zip((f"{name}_{prefix}_low", f"{name}_{prefix}_high", f"{name}_{prefix}_p", f"{name}_{flag}"),
+                           values))
+            p.append(row.p_value if row else nan)
+        row = next((r for r in chance if r.quantity == quantity and r.share == "calibrated"), None)
+        out.update(zip((f"{name}_calibrated_low", f"{name}_calibrated_high", f"{name}_calibrated_p",
+                        f"{name}_calibrated_beyond"),
+                       (row.low, row.high, row.p_value, float(row.beyond)) if row else (nan, nan, nan, nan)))
+    combined = bonferroni(p)
+    out.update(chance_combined_p=combined, any_beyond_chance=float(combined <= ALPHA) if np.isfinite(combined) else nan)
     return out

@@ -6,6 +6,7 @@ These are the project's headline numbers; each takes a frequency vector (or coun
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 FREQ_FLOOR = 1e-6  # added before KL so a class absent from the reference does not make it infinite
 
@@ -61,3 +62,16 @@ def apportion(counts: np.ndarray, n: int) -> np.ndarray:
     out = np.floor(quota).astype(np.int64)
     out[np.argsort(-(quota - out), kind="stable")[: n - out.sum()]] += 1
     return out
+
+
+def share_upper_bound(count, total: int, level: float = 0.95) -> np.ndarray:
+    """Exact (Clopper–Pearson) two-sided `level` upper bound of a share seen `count` times in `total` draws; a
+    non-whole count (a calibrated share times the total) uses the same beta quantile."""
+    count = np.asarray(count, dtype=float)
+    upper = stats.beta.ppf(1 - (1 - level) / 2, count + 1, np.maximum(total - count, 1e-12))
+    return np.where(count >= total, 1.0, upper)
+
+
+def extinct_classes(calibrated: np.ndarray, total: int, threshold: float) -> int:
+    """Classes whose calibrated share's exact upper bound (over `total` recognised samples) lies below `threshold`."""
+    return int((share_upper_bound(np.asarray(calibrated) * total, total) < threshold).sum())

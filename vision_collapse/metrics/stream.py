@@ -98,7 +98,7 @@ class SampleStats:
     def update(self, shard: Shard) -> None:
         """Add the next shard: its carried-on labels, the judge's view and backbone features."""
         judged = shard.judged
-        rejected = self.recogniser.unrecognisable(judged.probs, judged.features)
+        rejected = self.recogniser.unrecognisable(judged.probs, judged.features, shard.images)
         self.unrecognised += int(rejected.sum())
         self.recognised += np.bincount(judged.labels.numpy()[~rejected], minlength=self.num_classes)
         self.rejected += np.bincount(judged.labels.numpy()[rejected], minlength=self.num_classes)

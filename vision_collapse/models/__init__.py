@@ -1,4 +1,5 @@
-"""Generative models behind one small interface (`GenerativeModel`): fit, sample, save, load; chosen by model.kind."""
+"""Generative models behind one small interface (`GenerativeModel`): fit, sample, save, load; chosen by model.kind
+(model.kind=real, the perfect generator, draws held-out real images instead)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Protocol
 import torch
 
 from vision_collapse.config import ExperimentConfig, ModelConfig, TrainConfig
+from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.models.diffusion import DiffusionModel
 from vision_collapse.models.gmm import GMMModel
+from vision_collapse.models.real import RealGenerator
 from vision_collapse.models.training import TrainingDiverged, uses_bf16
 from vision_collapse.models.vae import VAEModel
 
@@ -35,18 +38,33 @@ class GenerativeModel(Protocol):
         """Read a folder that `save` wrote."""
 
 
-MODELS: dict[str, type[GenerativeModel]] = {"diffusion": DiffusionModel, "vae": VAEModel, "gmm": GMMModel}
+MODELS: dict[str, type] = {"diffusion": DiffusionModel, "vae": VAEModel, "gmm": GMMModel, "real": RealGenerator}
+
+
+_PERFECT: dict[str, LabelledImages] = {}  # the held-out split per data config, loaded once per process
+
+
+def perfect_split(cfg: ExperimentConfig) -> LabelledImages:
+    """The held-out real images model.kind=real draws from (data.perfect_fraction of each class of the pool)."""
+    key = repr(cfg.data)
+    if key not in _PERFECT:
+        _PERFECT[key] = load_real_data(cfg.data, cfg.seed).perfect
+    return _PERFECT[key]
 
 
 def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_classes: int) -> GenerativeModel:
     """A fresh, untrained model of kind model.kind, sampling in the precision train.precision resolves to."""
+    if cfg.model.kind == "real":
+        return RealGenerator(cfg.model, perfect_split(cfg), num_classes, cfg.conditional)
     return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
 def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int) -> GenerativeModel:
     """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop."""
+    if cfg.model.kind == "real":
+        return RealGenerator.load(directory, cfg.model, perfect_split(cfg), num_classes, cfg.conditional)
     return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
-__all__ = ["MODELS", "DiffusionModel", "GMMModel", "GenerativeModel", "TrainingDiverged", "VAEModel", "build_model",
-           "load_model"]
+__all__ = ["MODELS", "DiffusionModel", "GMMModel", "GenerativeModel", "RealGenerator", "TrainingDiverged", "VAEModel",
+           "build_model", "load_model"]

@@ -163,8 +163,14 @@ def _evidence(run: Path, samples: list | None, summary: str) -> list[str]:
     return sections
 
 
+def _flags(row: dict, side: str) -> str:
+    """'yes / no': one side's level and compounding flags in a summary row."""
+    return " / ".join("yes" if row.get(f"{side}_{k}") == "1" else "no" for k in ("beyond_chance", "beyond_compounding"))
+
+
 def _seed_table(root: Path) -> str:
-    """Per seed: calibrated head and tail at generation 0 and last, whether each lies beyond chance, extinct."""
+    """Per seed: calibrated head and tail at generation 0 and last, whether each is flagged by the level and
+    compounding tests, extinct."""
     rows = []
     for single in rf.seed_dirs(root):
         s = rf.read_table(single / rf.SUMMARY)
@@ -174,10 +180,10 @@ def _seed_table(root: Path) -> str:
         rows.append([f'<a href="{single.name}/{rf.REPORT}">{single.name}</a>'] + [html.escape(x) for x in (
             b["generation"], f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f}",
             f"{float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f}",
-            "yes" if b["head_beyond_chance"] == "1" else "no", "yes" if b["tail_beyond_chance"] == "1" else "no",
-            f"{b['extinct_labels']} / {b['extinct_judged']}")])
-    header = ["seed", "last generation", "head share, calibrated", "tail share, calibrated", "head beyond chance",
-              "tail beyond chance", "extinct (labels / judge)"]
+            *(_flags(b, side) for side in ("head", "tail")), f"{b['extinct_labels']} / {b['extinct_judged']}")])
+    header = ["seed", "last generation", "head share, calibrated", "tail share, calibrated",
+              "head beyond chance (level / compounding)", "tail beyond chance (level / compounding)",
+              "extinct (labels / judge)"]
     return table(header, rows, escape=False)
 
 

@@ -72,9 +72,12 @@ def attribution_page(folder: Path) -> str:
         return f"{float(r[key]):+.3f} [{float(r[key + '_low']):+.3f}, {float(r[key + '_high']):+.3f}]"
 
     header = ["arm", "seeds", "head change", "tail change", "extinct change", "head up and tail down",
-              "beyond chance", "switching it off took from the head", "and from the tail"]
+              "head flagged (level / compounding)", "tail flagged (level / compounding)",
+              "switching it off took from the head", "and from the tail"]
     body = [[r["label"], r["seeds"], ci(r, "head_change"), ci(r, "tail_change"), ci(r, "extinct_change"),
-             f"{float(r['head_up_tail_down_share']):.0%}", f"{float(r['beyond_chance_share']):.0%}",
+             f"{float(r['head_up_tail_down_share']):.0%}",
+             *(f"{float(r[side + '_level_share']):.0%} / {float(r[side + '_compounding_share']):.0%}"
+               for side in ("head", "tail")),
              ci(r, "head_effect") if r["head_effect"] != "nan" else "–",
              ci(r, "tail_effect") if r["tail_effect"] != "nan" else "–"] for r in rows]
     parts = [section("verdict", "Attribution",

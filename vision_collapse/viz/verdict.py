@@ -15,6 +15,7 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.config.causes import active_causes
+from vision_collapse.metrics.chance import ALPHA
 from vision_collapse.metrics.frequencies import head_and_tail
 
 CHANCE_COLUMNS = {"head": "head_chance_observed", "tail": "tail_chance_observed"}
@@ -125,12 +126,44 @@ def _web_sentence(cfg: ExperimentConfig, value, generation: int) -> list[str]:
             "training was generated."]
 
 
-def _chance_reading(row: dict, side: str) -> str:
-    """'beyond chance (p = …)' or 'within chance' for one side at one generation."""
-    p = _f(row, f"{side}_chance_p")
-    if _f(row, f"{side}_beyond_chance") == 1:
+def _chance_reading(row: dict, side: str, test: str = "level") -> str:
+    """'beyond chance (p = …)' or 'within chance (p = …)' for one side at one generation, against one null chain."""
+    prefix, flag = ("chance", "beyond_chance") if test == "level" else ("compounding", "beyond_compounding")
+    p = _f(row, f"{side}_{prefix}_p")
+    if not np.isfinite(p):
+        return "not tested"
+    if _f(row, f"{side}_{flag}") == 1:
         return "beyond chance (p < 0.001)" if p < 0.001 else f"beyond chance (p = {p:.3f})"
     return f"within chance (p = {p:.2f})"
+
+
+def _calibrated_reading(row: dict, side: str) -> str:
+    """The calibrated share against the level chain measured as the run measures: 'within chance (p, band)'."""
+    p = _f(row, f"{side}_calibrated_p")
+    if not np.isfinite(p):
+        return "not tested"
+    words = "beyond chance" if _f(row, f"{side}_calibrated_beyond") == 1 else "within chance"
+    return (f"{words} from the real subset, p = {p:.3f}, band {_f(row, f'{side}_calibrated_low'):.3f}–"
+            f"{_f(row, f'{side}_calibrated_high'):.3f}")
+
+
+def _drift_words(level: bool, compounding: bool) -> str:
+    """What the level and compounding flags of one side say together."""
+    if compounding:
+        return "the drift compounds beyond chance"
+    if level:
+        return "generation 0 was shifted; from there the drift is within chance"
+    return "within chance on both tests"
+
+
+def _side_sentence(last: dict, side: str, tracked: str, generation: int) -> str:
+    """One banded sentence per side: its share of the tracked labels against the level and compounding chains."""
+    level, compounding = (_f(last, f"{side}_{k}") == 1 for k in ("beyond_chance", "beyond_compounding"))
+    return (f"The {side} share of the {tracked} at generation {generation} is {_f(last, CHANCE_COLUMNS[side]):.3f}: "
+            f"{_chance_reading(last, side)} from the real subset (band {_f(last, f'{side}_chance_low'):.3f}–"
+            f"{_f(last, f'{side}_chance_high'):.3f}), and since generation 0 "
+            f"{_chance_reading(last, side, 'compounding')} (band {_f(last, f'{side}_compounding_low'):.3f}–"
+            f"{_f(last, f'{side}_compounding_high'):.3f}): {_drift_words(level, compounding)}.")
 
 
 def single_verdict(run: Path) -> Verdict | None:
@@ -150,11 +183,15 @@ def single_verdict(run: Path) -> Verdict | None:
 
     for side, who in (("head", f"head share ('{head}')"), ("tail", f"tail share ({', '.join(tail)})")):
         v.lines.append(Line(side, f"{who}, judged and calibrated", cell(first, f"{side}_share_calibrated"),
-                            cell(last, f"{side}_share_calibrated")))
-        band = f"{_f(last, f'{side}_chance_low'):.3f}–{_f(last, f'{side}_chance_high'):.3f}"
+                            cell(last, f"{side}_share_calibrated"),
+                            f"level {_f(last, f'{side}_calibrated_low'):.3f}–{_f(last, f'{side}_calibrated_high'):.3f}",
+                            _calibrated_reading(last, side).split(" from")[0]))
+        band = (f"level {_f(last, f'{side}_chance_low'):.3f}–{_f(last, f'{side}_chance_high'):.3f}, compounding "
+                f"{_f(last, f'{side}_compounding_low'):.3f}–{_f(last, f'{side}_compounding_high'):.3f}")
         v.lines.append(Line(f"{side}_tracked", f"{side} share of the {tracked} (what the chance check tracks)",
                             cell(first, CHANCE_COLUMNS[side]), cell(last, CHANCE_COLUMNS[side]), band,
-                            _chance_reading(last, side)))
+                            f"level {_chance_reading(last, side)}; compounding "
+                            f"{_chance_reading(last, side, 'compounding')}"))
     gone = _extinct_by_labels(run, gl)
     v.lines += [
         Line("extinct_labels", "extinct classes, by labels", cell(first, "extinct_labels", 0),
@@ -170,13 +207,18 @@ def single_verdict(run: Path) -> Verdict | None:
     t0, t1 = _f(first, "tail_share_calibrated"), _f(last, "tail_share_calibrated")
     v.sentences.append(
         f"From generation {g0} to {gl}, the head class '{head}' went from {h0:.3f} to {h1:.3f} of recognised samples "
-        f"(judged, calibrated for the judge's confusion) and the tail ({', '.join(tail)}) from {t0:.3f} to {t1:.3f}: "
+        f"(judged, calibrated for the judge's confusion; {_calibrated_reading(last, 'head')}) and the tail "
+        f"({', '.join(tail)}) from {t0:.3f} to {t1:.3f} ({_calibrated_reading(last, 'tail')}): "
         f"{_direction(h1 - h0, t1 - t0)}.")
-    beyond = [s for s in ("head", "tail") if _f(last, f"{s}_beyond_chance") == 1]
-    v.sentences.append(
-        f"At generation {gl}, the {tracked}' head share is {_chance_reading(last, 'head')} and the tail share "
-        f"{_chance_reading(last, 'tail')}, against the 95% band of neutral drift: "
-        + ("chance alone rarely moves a share this far." if beyond else "this run cannot tell its drift from chance."))
+    v.sentences += [_side_sentence(last, side, tracked, gl) for side in ("head", "tail")]
+    combined = _f(last, "chance_combined_p")
+    if np.isfinite(combined):
+        v.sentences.append(f"All four tests together (Bonferroni, size 5%): p = {combined:.3f}, "
+                           + ("beyond chance." if combined <= ALPHA else "within chance."))
+    if _f(last, "shares_unreliable") == 1:
+        v.sentences.append(f"The judged and calibrated shares of generation {gl} are unreliable: the judge's confusion on "
+                           f"its own samples moves them by {_f(last, 'calibration_shift'):.3f} (calibration_shift); read "
+                           "the carried labels instead.")
     v.sentences.append(_extinct_sentence(_f(last, "extinct_labels"), _f(last, "extinct_judged"), gl, gone))
     v.sentences.append(_quality_sentence(first, last, gl))
     v.sentences.append(f"{_f(last, 'unrecognisable_share'):.1%} of generation {gl}'s samples are unrecognisable; "
@@ -222,15 +264,19 @@ def multiseed_verdict(root: Path) -> Verdict | None:
         return Cell(_f(r, "mean"), column, g, _f(r, "ci_low"), _f(r, "ci_high"), digits)
 
     lasts = [next(r for r in rows if int(r["generation"]) == gl) for rows in summaries]
-    counts = {s: sum(_f(r, f"{s}_beyond_chance") == 1 for r in lasts) for s in ("head", "tail")}
+    counts = {(s, k): sum(_f(r, f"{s}_{k}") == 1 for r in lasts) for s in ("head", "tail")
+              for k in ("beyond_chance", "beyond_compounding", "calibrated_beyond")}
     n = len(seeds)
     tracked = "carried labels" if cfg.conditional else "recognised judgements"
     for side, who in (("head", f"head share ('{head}')"), ("tail", f"tail share ({', '.join(tail)})")):
         v.lines.append(Line(side, f"{who}, judged and calibrated", cell(0, f"{side}_share_calibrated"),
-                            cell(gl, f"{side}_share_calibrated")))
+                            cell(gl, f"{side}_share_calibrated"),
+                            reading=f"beyond chance in {counts[side, 'calibrated_beyond']} of {n} seeds from the real "
+                                    "subset"))
         v.lines.append(Line(f"{side}_tracked", f"{side} share of the {tracked} (what the chance check tracks)",
                             cell(0, CHANCE_COLUMNS[side]), cell(gl, CHANCE_COLUMNS[side]),
-                            reading=f"beyond chance in {counts[side]} of {n} seeds"))
+                            reading=f"beyond chance in {counts[side, 'beyond_chance']} of {n} seeds from the real "
+                                    f"subset, in {counts[side, 'beyond_compounding']} since generation 0"))
     v.lines += [
         Line("extinct_labels", "extinct classes, by labels", cell(0, "extinct_labels", 1),
              cell(gl, "extinct_labels", 1)),
@@ -244,15 +290,18 @@ def multiseed_verdict(root: Path) -> Verdict | None:
     firsts = [rows[0] for rows in summaries]
     toward = sum(_f(b, "head_share_calibrated") > _f(a, "head_share_calibrated")
                  and _f(b, "tail_share_calibrated") < _f(a, "tail_share_calibrated") for a, b in zip(firsts, lasts))
-    either = sum(_f(r, "head_beyond_chance") == 1 or _f(r, "tail_beyond_chance") == 1 for r in lasts)
+    either = sum(_f(r, "any_beyond_chance") == 1 for r in lasts)
     h0, h1 = cell(0, "head_share_calibrated"), cell(gl, "head_share_calibrated")
     t0, t1 = cell(0, "tail_share_calibrated"), cell(gl, "tail_share_calibrated")
     v.sentences += [
         f"Across {n} seeds (mean and 95% interval), from generation 0 to {gl} the head class '{head}' went from "
         f"{h0.text()} to {h1.text()} of recognised samples (judged, calibrated) and the tail ({', '.join(tail)}) "
         f"from {t0.text()} to {t1.text()}; the head rose and the tail fell in {toward} of {n} seeds.",
-        f"At generation {gl}, the {tracked}' head or tail share lies beyond the 95% band of neutral drift in {either} "
-        f"of {n} seeds (head in {counts['head']}, tail in {counts['tail']}).",
+        *(f"At generation {gl}, the {side} share of the {tracked} is beyond chance from the real subset in "
+          f"{counts[side, 'beyond_chance']} of {n} seeds, and its change since generation 0 in "
+          f"{counts[side, 'beyond_compounding']} (each test flags 5% of seeds under the null)."
+          for side in ("head", "tail")),
+        f"The four head and tail tests combined (Bonferroni, size 5%) flag {either} of {n} seeds.",
         f"Extinct at generation {gl}, mean over seeds: {cell(gl, 'extinct_labels', 1).text()} classes by labels, "
         f"{cell(gl, 'extinct_judged', 1).text()} by the judge.",
         _quality_sentence({k: agg.get((0, k), {}).get("mean", "nan") for k in ("fid_at_labels",)},
