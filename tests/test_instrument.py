@@ -31,7 +31,7 @@ def test_neutral_chains_are_flagged_five_percent_of_the_time_and_selection_is_fl
         for _ in range(6):
             shares = rng.multinomial(469, shares) / 469
             observed.append(shares)
-        rows = [r for r in chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"), "level", rng)
+        rows = [r for r in chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"), "level", [k])
                 if r.quantity in ("head_share", "tail_share")]
         outside += sum(r.beyond for r in rows)
         checks += len(rows)
@@ -46,7 +46,7 @@ def test_neutral_chains_are_flagged_five_percent_of_the_time_and_selection_is_fl
         shares = rng.multinomial(469, weights / weights.sum()) / 469
         observed.append(shares)
     band = null_chain(loop, 6, 1999, np.random.default_rng(5)).tracked
-    rows = chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"), "level", rng)
+    rows = chance_rows(band, observed, 0, np.array([7, 8, 9]), tuple("abcdefghij"), "level", [1])
     head = [r for r in rows if r.quantity == "head_share"]
     assert all(r.beyond for r in head[3:]) and head[-1].p_value < 0.01
 
@@ -196,3 +196,24 @@ def test_evaluate_measures_exported_samples_exactly_like_their_generation(make_r
     assert main(["evaluate", str(tmp_path / "gen0"), "--reference", str(run), "--out", str(tmp_path / "e2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'zebra'" in err[0] and "not a class" in err[0]
+
+
+@pytest.mark.slow
+def test_the_summary_and_chance_table_give_the_same_p_values(make_run):
+    """A generation's chance columns are computed when it finishes, chance.csv again after the last one: ties are
+    broken per generation, so both give the same p-values and bands."""
+    from helpers import rows
+
+    run = make_run("loop.curation_choice=4", "loop.label_sampling=proportional", name="chance_consistency")
+    table = {(r["generation"], r["test"], r["share"], r["quantity"]): r for r in rows(run / "chance.csv")}
+    for s in rows(run / "summary.csv"):
+        g = s["generation"]
+        for side in ("head", "tail"):
+            level, tracked = table[g, "level", "tracked", f"{side}_share"], f"{side}_chance_p"
+            assert float(s[tracked]) == pytest.approx(float(level["p_value"]))
+            assert float(s[f"{side}_calibrated_p"]) == pytest.approx(float(table[g, "level", "calibrated",
+                                                                             f"{side}_share"]["p_value"]))
+            if g != "0":
+                since = table[g, "compounding", "tracked", f"{side}_share"]
+                assert float(s[f"{side}_compounding_p"]) == pytest.approx(float(since["p_value"]))
+                assert float(s[f"{side}_compounding_low"]) == pytest.approx(float(since["low"]))

@@ -82,11 +82,11 @@ def _flag_rates(cfg, real: RealData, runs: list[list[np.ndarray]], loop: TwinLoo
     starts = [r[0] for r in runs] if starts is None else starts
     flags = {}
     for k, shares in enumerate(runs):
-        ties, block = np.random.default_rng([k, 2]), slice(k * CHAINS, (k + 1) * CHAINS)
+        ties, block = [k, 2], slice(k * CHAINS, (k + 1) * CHAINS)
         rows = chance_rows(level[:, block], shares, head, tail, CLASSES, "level", ties)
         compounding = null_chain(from_generation_zero(loop, starts[k]), GENERATIONS, CHAINS,
                                  np.random.default_rng([k, 3])).tracked
-        rows += chance_rows(compounding, shares, head, tail, CLASSES, "compounding", ties)
+        rows += chance_rows(compounding, shares, head, tail, CLASSES, "compounding", [*ties, 1])
         for r in rows:
             if r.quantity in ("head_share", "tail_share") and r.generation in (1, 4):
                 flags.setdefault((r.test, r.quantity, r.generation), []).append(r.beyond)

@@ -100,17 +100,17 @@ def chance_against(cfg: ExperimentConfig, ref: Reference, tables: list[list[dict
     head, tail = fq.head_and_tail(ref.real.class_counts(), cfg.eval.tail_fraction)
     names = ref.real.class_names
     tracked = [observed(t, cfg.conditional) for t in tables]
-    ties = np.random.default_rng([cfg.seed, 7919, 2])
+    ties = [cfg.seed, 7919, 2]  # then 0, 1, 2 for the three kinds of row, and the generation
     level = null_chain(loop, len(tables), cfg.eval.chance_chains, np.random.default_rng([cfg.seed, 7919]))
-    rows = chance_rows(level.tracked, tracked, head, tail, names, "level", ties)
+    rows = chance_rows(level.tracked, tracked, head, tail, names, "level", [*ties, 0])
     calibrated = [_class_column(t, "gen_freq_calibrated") for t in tables]
     rows += [replace(r, share="calibrated") for r in chance_rows(level.calibrated, calibrated, head, tail, names,
-                                                                 "level", ties) if r.quantity.endswith("_share")]
+                                                                 "level", [*ties, 1]) if r.quantity.endswith("_share")]
     start = start_shares(tables[0], cfg.conditional)
     if len(tables) > 1 and np.isfinite(start).all() and start.sum() > 0:
         compounding = null_chain(from_generation_zero(loop, start), len(tables), cfg.eval.chance_chains,
                                  np.random.default_rng([cfg.seed, 7919, 1]))
-        rows += chance_rows(compounding.tracked, tracked, head, tail, names, "compounding", ties)
+        rows += chance_rows(compounding.tracked, tracked, head, tail, names, "compounding", [*ties, 2])
     return rows
 
 

@@ -83,7 +83,7 @@ def chance_rows(
     tail: np.ndarray,
     class_names: tuple[str, ...],
     test: str,  # 'level': shares against the chain's; 'compounding': changes since generation 0 against the chain's
-    rng: np.random.Generator,  # breaks ties in the ranks
+    ties: list[int],  # seeds the tie-breaking of the ranks, with the generation: the same p however many follow
 ) -> list[ChanceRow]:
     """Head share, tail share and each class's share against the chain, generation by generation. The compounding
     test starts at generation 1; its band is generation 0's share plus the chain's 95% range of change."""
@@ -100,7 +100,7 @@ def chance_rows(
         if since:
             sim = sim - np.column_stack([simulated[0][:, head], simulated[0][:, tail].sum(1), simulated[0]]).T
             base = np.array([observed[0][head], observed[0][tail].sum(), *observed[0]])
-        p = mc_p_values(sim, values - base, rng)
+        p = mc_p_values(sim, values - base, np.random.default_rng([*ties, g]))
         adjusted = np.concatenate([p[:2], holm(p[2:])])
         correction = ["none", "none"] + [f"holm over {int(np.isfinite(p[2:]).sum())} classes"] * len(class_names)
         band = np.full((len(values), 2), np.nan)

@@ -80,21 +80,35 @@ def plot_per_class_fid(rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+def _chance(rows: list[dict], quantity: str, test: str) -> list[dict]:
+    """chance.csv's rows of one quantity of the tracked shares against one null chain (older tables: level only)."""
+    return [r for r in rows if r["quantity"] == quantity and r.get("test", "level") == test
+            and r.get("share", "tracked") == "tracked"]
+
+
 def plot_chance(rows: list[dict], path: Path) -> None:
-    """Head and tail share against the neutral-drift chain's 95% band: outside it, drift exceeds chance."""
+    """Head and tail share against the null twin's 95% bands: from the real subset (level) and, from generation 1,
+    from generation 0's samples (compounding); outside a band, drift exceeds chance."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, quantity in zip(axes, ("head_share", "tail_share")):
-        mine = [r for r in rows if r["quantity"] == quantity]
+        mine, since = _chance(rows, quantity, "level"), _chance(rows, quantity, "compounding")
         gens = [int(r["generation"]) for r in mine]
         low, high, seen = ([float(r[k]) for r in mine] for k in ("low", "high", "observed"))
-        ax.fill_between(gens, low, high, color="0.85", label="neutral drift, 95%")
+        ax.fill_between(gens, low, high, color="0.85", label="level: chance from the real subset, 95%")
+        if since:
+            ax.fill_between([int(r["generation"]) for r in since], [float(r["low"]) for r in since],
+                            [float(r["high"]) for r in since], color="C2", alpha=0.2,
+                            label="compounding: chance since generation 0, 95%")
         ax.plot(gens, seen, marker="o", color="C3" if quantity == "tail_share" else "C0", label="observed")
-        beyond = [g for g, r in zip(gens, mine) if r["beyond"] == "1"]
-        ax.plot(beyond, [seen[gens.index(g)] for g in beyond], "k*", ms=10, label="beyond chance")
+        for test_rows, mark, label in ((mine, "k*", "beyond the level band"), (since, "gx", "beyond the compounding band")):
+            beyond = [int(r["generation"]) for r in test_rows if r["beyond"] == "1"]
+            ax.plot(beyond, [seen[gens.index(g)] for g in beyond], mark, ms=10, label=label)
         ax.set(xlabel="generation", ylabel=quantity.replace("_", " "), title=quantity.replace("_", " "))
         ax.set_xticks(gens)
-        ax.legend(fontsize=7)
-    fig.suptitle("Drift against chance alone (the tracked histogram: labels, or recognised judgements)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.subplots_adjust(bottom=0.3, top=0.85, wspace=0.3)
+    fig.suptitle("Drift against the loop's null twin (the tracked histogram: labels, or recognised judgements)")
     save_figure(fig, path)
 
 
@@ -137,7 +151,7 @@ def plot_class_chance(rows: list[dict], names: list[str], order: list[int], path
     for ax in axes.flat[len(order):]:
         ax.set_axis_off()
     for ax, c in zip(axes.flat, order):
-        mine = [r for r in rows if r["quantity"] == str(c)]
+        mine = _chance(rows, names[c], "level")
         gens = [int(r["generation"]) for r in mine]
         low, high, seen = ([float(r[k]) for r in mine] for k in ("low", "high", "observed"))
         ax.fill_between(gens, low, high, color="0.85")
@@ -149,8 +163,8 @@ def plot_class_chance(rows: list[dict], names: list[str], order: list[int], path
         ax.set_xticks(gens)
     for ax in axes[:, 0]:
         ax.set_ylabel("share", fontsize=8)
-    fig.suptitle("Each class's share (tracked histogram) against its 95% band of neutral drift (grey); "
-                 "* beyond chance. Rarest first.", fontsize=9)
+    fig.suptitle("Each class's share (tracked histogram) against its 95% band of the null from the real subset "
+                 "(grey); * beyond chance, Holm-corrected across classes. Rarest first.", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -269,7 +283,7 @@ def draw_plots(run: Path, svg: bool = False) -> list[Path]:
     if not multi and (run / rf.CHANCE).is_file():
         chance = rf.read_table(run / rf.CHANCE)
         emit("chance", lambda p: plot_chance(chance, p))
-        if any(r["quantity"].isdigit() for r in chance):
+        if any(r["quantity"] not in ("head_share", "tail_share") for r in chance):  # class rows exist
             names, order = class_order(run)
             emit("class_chance", lambda p: plot_class_chance(chance, names, order, p))
         emit("fid", lambda p: plot_global_fid(rf.read_table(run / rf.SUMMARY), p))

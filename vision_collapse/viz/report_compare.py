@@ -73,17 +73,20 @@ def attribution_page(folder: Path) -> str:
 
     header = ["arm", "seeds", "head change", "tail change", "extinct change", "head up and tail down",
               "head flagged (level / compounding)", "tail flagged (level / compounding)",
-              "switching it off took from the head", "and from the tail"]
+              "switching it off took from the head", "and from the tail", "beyond the perfect generator: head",
+              "and tail"]
     body = [[r["label"], r["seeds"], ci(r, "head_change"), ci(r, "tail_change"), ci(r, "extinct_change"),
              f"{float(r['head_up_tail_down_share']):.0%}",
              *(f"{float(r[side + '_level_share']):.0%} / {float(r[side + '_compounding_share']):.0%}"
                for side in ("head", "tail")),
-             ci(r, "head_effect") if r["head_effect"] != "nan" else "–",
-             ci(r, "tail_effect") if r["tail_effect"] != "nan" else "–"] for r in rows]
+             *(ci(r, key) if r.get(key, "nan") not in ("nan", "") else "–"
+               for key in ("head_effect", "tail_effect", "model_effect_head", "model_effect_tail"))] for r in rows]
     parts = [section("verdict", "Attribution",
-                     "<p>The config as it is, then the same config with one cause switched off per arm. Changes "
-                     "are calibrated shares from generation 0 to the last, mean [95% interval] over seeds; the last "
-                     "two columns pair each seed with the full arm's.</p>" + table(header, body))]
+                     "<p>The config as it is, the same config with one cause switched off per arm, and its pipeline "
+                     "through a perfect generator. Changes are calibrated shares from generation 0 to the last, mean "
+                     "[95% interval] over seeds; flags are the share of seeds beyond the null twin (5% under the "
+                     "null); the effect columns pair each seed with the full arm's, and each arm with the perfect "
+                     "generator's.</p>" + table(header, body))]
     if (folder / rf.ATTRIBUTION_PLOT).is_file():
         parts.append(section("plot", "Each arm's change", image(folder / rf.ATTRIBUTION_PLOT, "head and tail "
                                                                  "share change per arm, with 95% intervals")))
