@@ -20,7 +20,7 @@ run: $(VENV)/.installed
 	$(BIN)/vision-collapse run configs/quick.yaml --out runs/quick
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two workers, one torch thread each (tests/conftest.py)
 
 # Style and architecture: ruff, and import-linter's layers contract (pyproject.toml).
 lint: $(VENV)/.installed

@@ -1,6 +1,16 @@
-"""Shared test setup: a private judge cache per session, so tests never touch the user's cache."""
+"""Shared test setup: a private judge cache per session, so tests never touch the user's cache; one torch thread
+per worker when pytest-xdist runs the suite in parallel."""
+
+import os
 
 import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: more threads each would oversubscribe them (10x slower, FIELD-NOTES); the runs a
+    # test starts as subprocesses inherit the limit.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 from helpers import FAST_GMM
 

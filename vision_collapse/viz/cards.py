@@ -46,15 +46,14 @@ def per_class_values(run: Path) -> tuple[dict, list[int], list[str], bool]:
     return rows, gens, names, multi
 
 
-def _share(rows: dict, g: int, c: int, multi: bool, chance: dict) -> str:
-    """The calibrated share, with its 95% interval across seeds, or the chance band of one seed."""
+def _share(rows: dict, g: int, c: int, multi: bool, band: dict | None) -> str:
+    """The calibrated share, with its 95% interval across seeds, or (one seed) with the flag of its chance row."""
     v = _value(rows, g, c, "gen_freq_calibrated")
     if not np.isfinite(v):
         return "n/a"
     if multi:
         return f"{v:.3f} [{_value(rows, g, c, 'gen_freq_calibrated_low'):.3f}, " \
                f"{_value(rows, g, c, 'gen_freq_calibrated_high'):.3f}]"
-    band = chance.get((g, str(c)))
     flag = " *" if band and band["beyond"] == "1" else ""
     return f"{v:.3f}{flag}"
 
@@ -74,12 +73,14 @@ def class_cards(run: Path, samples: list | None) -> str:
         return "<p>(no finished generation yet)</p>"
     real = np.array([_value(rows, gens[0], c, "train_count") for c in range(len(names))])
     real = real / real.sum() if real.sum() > 0 else real
-    chance = {} if multi else {(int(r["generation"]), r["quantity"]): r for r in rf.read_table(run / rf.CHANCE)}
+    # Each class's tracked share against the level chain (Holm-corrected across classes), keyed by class name.
+    chance = {} if multi else {(int(r["generation"]), r["quantity"]): r for r in rf.read_table(run / rf.CHANCE)
+                               if r.get("test", "level") == "level" and r.get("share", "tracked") == "tracked"}
     cards = []
     for c in np.argsort(real, kind="stable"):
         c = int(c)
         header = ["generation", "calibrated share", "FID (floor p95)", "Vendi (floor p05)", "memorised", "CAS"]
-        body = [[str(g), _share(rows, g, c, multi, chance),
+        body = [[str(g), _share(rows, g, c, multi, chance.get((g, names[c]))),
                  _against(_value(rows, g, c, "fid"), _value(rows, g, c, "fid_floor_p95")),
                  _against(_value(rows, g, c, "vendi"), _value(rows, g, c, "vendi_floor_p05"), 2),
                  _against(_value(rows, g, c, "memorised_share"), float("nan"), 2),
@@ -93,7 +94,8 @@ def class_cards(run: Path, samples: list | None) -> str:
             picture = filmstrip(samples, c, STRIP)
             strip = pil_image(picture, f"{names[c]}: the first {STRIP} samples per generation" +
                               (" (first seed)" if multi else ""), width=min(CARD_WIDTH, max(picture.width, 260)))
-        note = ("* beyond its band of neutral drift. " if not multi else "mean [95% interval] over seeds. ") + \
+        note = ("* its tracked share (carried labels, or recognised judgements) beyond chance from the real "
+                "subset, Holm-corrected across classes. " if not multi else "mean [95% interval] over seeds. ") + \
             "Floors: unseen real images at the same n."
         cards.append(f'<div class="card"><h3>{html.escape(title)}</h3>{table(header, body)}'
                      f'<p style="font-size:11px;margin:0">{html.escape(note)}</p>{strip}</div>')
