@@ -36,7 +36,7 @@ def _shares(counts: np.ndarray) -> np.ndarray:
 
 def null_chain(loop: TwinLoop, generations: int, chains: int, rng: np.random.Generator) -> NullChain:
     """Generations 0 .. generations-1 of `chains` chains of the loop's twin under the null."""
-    real = np.broadcast_to(np.asarray(loop.real_counts, dtype=np.int64), (chains, len(loop.real_counts)))
+    real = np.broadcast_to(np.asarray(loop.real_counts, dtype=np.int64), (chains, np.shape(loop.real_counts)[-1]))
     history, tracked, calibrated = [], [], []
     for g in range(generations):
         train = real if g == 0 else twin_training_counts(loop, history, rng)
@@ -50,5 +50,6 @@ def null_chain(loop: TwinLoop, generations: int, chains: int, rng: np.random.Gen
 
 
 def from_generation_zero(loop: TwinLoop, shares: np.ndarray) -> TwinLoop:
-    """The twin of the compounding chain: generation 0's samples (their true class shares) as its real subset."""
+    """The twin of the compounding chain: generation 0's samples (their true class shares) as its real subset; one
+    row of shares per chain gives each chain its own."""
     return replace(loop, real_counts=apportion(np.nan_to_num(shares), int(loop.real_counts.sum())))

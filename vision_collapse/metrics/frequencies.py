@@ -56,12 +56,14 @@ def js_divergence(freq: np.ndarray, reference: np.ndarray) -> float:
 
 
 def apportion(counts: np.ndarray, n: int) -> np.ndarray:
-    """Integer counts summing to n in the proportions of `counts` (largest remainders; exact when n is their sum)."""
+    """Integer counts summing to n in the proportions of `counts` (largest remainders; exact when n is their sum);
+    row by row for counts of shape (..., C)."""
     counts = np.asarray(counts, dtype=np.float64)
-    quota = counts / counts.sum() * n
+    quota = counts / counts.sum(-1, keepdims=True) * n
     out = np.floor(quota).astype(np.int64)
-    out[np.argsort(-(quota - out), kind="stable")[: n - out.sum()]] += 1
-    return out
+    short = n - out.sum(-1, keepdims=True)  # seats left to the largest remainders, ties to the earlier class
+    rank = np.argsort(np.argsort(-(quota - out), axis=-1, kind="stable"), axis=-1, kind="stable")
+    return out + (rank < short)
 
 
 def share_upper_bound(count, total: int, level: float = 0.95) -> np.ndarray:
