@@ -61,19 +61,9 @@ def test_metrics_and_summary_columns(tiny_run):
             "tail_share_calibrated", "unrecognisable_share", "entropy", "kl_real_to_gen", "js_to_real", "tv_to_real",
             "extinct_labels", "extinct_judged", "head_beyond_chance", "tail_chance_p", "train_seconds",
             "sample_seconds"} <= set(summary[0])
+    _check_one_denominator(tiny_run)
     for g in (0, 1):
-        mine = [r for r in rows if r["generation"] == str(g)]
-        classes = [r for r in mine if r["class_name"] != "unrecognisable"]
-        lost = [int(r["unrecognised_count"]) for r in mine if r["class_name"] == "unrecognisable"]
-        recognised = sum(int(r["recognised_count"]) for r in classes)
-        # One denominator: class shares are over recognised samples; the rejected ones are counted apart.
-        assert recognised == int(summary[g]["recognised_count"])
-        assert lost[0] == sum(int(r["unrecognised_count"]) for r in classes)
-        assert abs(lost[0] / (lost[0] + recognised) - float(summary[g]["unrecognisable_share"])) < 1e-7
-        for r in classes:
-            assert float(r["gen_freq"]) == pytest.approx(int(r["recognised_count"]) / recognised, rel=1e-6)
-        for column in ("gen_freq", "gen_freq_calibrated"):
-            assert abs(sum(float(r[column]) for r in classes) - 1) < 1e-6
+        classes = [r for r in rows if r["generation"] == str(g) and r["class_name"] != "unrecognisable"]
         assert all(r["eval_count"] == "50" for r in classes)  # eval.samples_per_class, drawn per class
         confusion = _rows(tiny_run / f"gen_00{g}" / "confusion.csv")
         assert len(confusion) == 10 and all(sum(int(v) for k, v in r.items() if k != "conditioning") == 50
@@ -83,17 +73,50 @@ def test_metrics_and_summary_columns(tiny_run):
 
 
 
-def test_divergences_to_the_real_prior_match_scipy(tiny_run):
+def _check_one_denominator(run) -> int:
+    """Class shares are over recognised samples, the rejected ones counted apart (NaN when none is recognised);
+    returns the samples recognised over both generations."""
+    rows, summary, seen = _rows(run / "metrics.csv"), _rows(run / "summary.csv"), 0
+    for g in (0, 1):
+        mine = [r for r in rows if r["generation"] == str(g)]
+        classes = [r for r in mine if r["class_name"] != "unrecognisable"]
+        lost = [int(r["unrecognised_count"]) for r in mine if r["class_name"] == "unrecognisable"]
+        recognised = sum(int(r["recognised_count"]) for r in classes)
+        assert recognised == int(summary[g]["recognised_count"])
+        assert lost[0] == sum(int(r["unrecognised_count"]) for r in classes)
+        assert abs(lost[0] / (lost[0] + recognised) - float(summary[g]["unrecognisable_share"])) < 1e-7
+        for r in classes:
+            expected = int(r["recognised_count"]) / recognised if recognised else float("nan")
+            assert float(r["gen_freq"]) == pytest.approx(expected, rel=1e-6, nan_ok=True)
+        if recognised:
+            for column in ("gen_freq", "gen_freq_calibrated"):
+                assert abs(sum(float(r[column]) for r in classes) - 1) < 1e-6
+        seen += recognised
+    return seen
+
+
+@pytest.fixture(scope="module")
+def gmm_run(make_run):
+    """A finished 2-generation Gaussian-mixture run: samples the judge recognises (a 15-step diffusion model's are
+    noise, which the recogniser rejects)."""
+    return make_run(name="gmm")
+
+
+def test_shares_of_a_recognisable_run_are_over_recognised_samples(gmm_run):
+    assert _check_one_denominator(gmm_run) > 0
+
+
+def test_divergences_to_the_real_prior_match_scipy(gmm_run):
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import entropy
 
     from vision_collapse.metrics.frequencies import FREQ_FLOOR
 
-    rows = [r for r in _rows(tiny_run / "metrics.csv") if r["class_index"] != "-1"]
+    rows = [r for r in _rows(gmm_run / "metrics.csv") if r["class_index"] != "-1"]
     p1 = np.array([float(r["gen_freq_calibrated"]) for r in rows if r["generation"] == "1"])
     real = np.array([int(r["train_count"]) for r in rows if r["generation"] == "0"], dtype=float)
     real /= real.sum()  # generation 0 trains on the real subset
-    summary = _rows(tiny_run / "summary.csv")[1]
+    summary = _rows(gmm_run / "summary.csv")[1]
     assert float(summary["kl_real_to_gen"]) == pytest.approx(entropy(real + FREQ_FLOOR, p1 + FREQ_FLOOR), rel=1e-6)
     assert float(summary["js_to_real"]) == pytest.approx(jensenshannon(p1, real) ** 2, rel=1e-6)
     assert float(summary["tv_to_real"]) == pytest.approx(0.5 * np.abs(p1 - real).sum(), rel=1e-6)

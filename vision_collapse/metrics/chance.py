@@ -76,6 +76,12 @@ class ChanceRow:
         return bool(self.p_adjusted <= ALPHA)
 
 
+def _quantities(shares: np.ndarray, head: int, tail: np.ndarray) -> np.ndarray:
+    """(..., 2 + C): the head share, the tail share, then every class's share."""
+    shares = np.asarray(shares, dtype=float)
+    return np.concatenate([shares[..., [head]], shares[..., tail].sum(-1, keepdims=True), shares], axis=-1)
+
+
 def chance_rows(
     simulated: np.ndarray,  # (generations, chains, C) observed shares under the null chain
     observed: list[np.ndarray],  # observed shares of each finished generation (NaN where not measurable)
@@ -94,12 +100,10 @@ def chance_rows(
         if since and g == 0:
             continue
         # quantities x chains: head, tail, then each class; the compounding test reads changes since generation 0
-        sim = np.column_stack([simulated[g][:, head], simulated[g][:, tail].sum(1), simulated[g]]).T
-        values = np.array([obs[head], obs[tail].sum(), *obs])
+        sim, values = _quantities(simulated[g], head, tail).T, _quantities(obs, head, tail)
         base = np.zeros(len(values))
         if since:
-            sim = sim - np.column_stack([simulated[0][:, head], simulated[0][:, tail].sum(1), simulated[0]]).T
-            base = np.array([observed[0][head], observed[0][tail].sum(), *observed[0]])
+            sim, base = sim - _quantities(simulated[0], head, tail).T, _quantities(observed[0], head, tail)
         p = mc_p_values(sim, values - base, np.random.default_rng([*ties, g]))
         adjusted = np.concatenate([p[:2], holm(p[2:])])
         correction = ["none", "none"] + [f"holm over {int(np.isfinite(p[2:]).sum())} classes"] * len(class_names)
