@@ -18,6 +18,7 @@ import numpy as np
 
 from vision_collapse.loop.twin import TwinLoop, measure_counts, twin_generation, twin_training_counts
 from vision_collapse.metrics.calibration import calibrate_rows
+from vision_collapse.metrics.chance import observed_shares
 from vision_collapse.metrics.frequencies import apportion
 
 
@@ -28,12 +29,6 @@ class NullChain(NamedTuple):
     calibrated: np.ndarray | None  # the judged shares of recognised samples, calibrated as the run calibrates them
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
-    """Rows of counts as shares (NaN for an empty row)."""
-    total = counts.sum(-1, keepdims=True)
-    return np.where(total > 0, counts / np.maximum(total, 1), np.nan)
-
-
 def null_chain(loop: TwinLoop, generations: int, chains: int, rng: np.random.Generator) -> NullChain:
     """Generations 0 .. generations-1 of `chains` chains of the loop's twin under the null."""
     real = np.broadcast_to(np.asarray(loop.real_counts, dtype=np.int64), (chains, np.shape(loop.real_counts)[-1]))
@@ -42,10 +37,10 @@ def null_chain(loop: TwinLoop, generations: int, chains: int, rng: np.random.Gen
         train = real if g == 0 else twin_training_counts(loop, history, rng)
         kept, seen = twin_generation(loop, train, rng)
         history.append(kept)
-        tracked.append(_shares(seen))
+        tracked.append(observed_shares(seen))
         if loop.bbse is not None:  # a conditional run's judge sees its kept samples as it would real images
             judged = seen if not loop.conditional else measure_counts(kept, loop.recognition, loop.confusion, rng)
-            calibrated.append(calibrate_rows(_shares(judged), loop.bbse))
+            calibrated.append(calibrate_rows(observed_shares(judged), loop.bbse))
     return NullChain(np.stack(tracked), np.stack(calibrated) if calibrated else None)
 
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vision_collapse.metrics import frequencies as fq
-
 ALPHA = 0.05  # the size of every flag: a share under the null is flagged this often
 TESTS = ("level", "compounding")  # from the real subset; from generation 0's observed samples
 
@@ -121,6 +119,7 @@ def chance_rows(
 
 
 def observed_shares(counts: np.ndarray) -> np.ndarray:
-    """Shares of counts, NaN when there are none."""
-    total = np.asarray(counts).sum()
-    return fq.shares(counts) if total else np.full(len(counts), np.nan)
+    """Shares of counts (row by row for (..., C)), NaN where there are none."""
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum(-1, keepdims=True)
+    return np.where(total > 0, counts / np.maximum(total, 1), np.nan)
