@@ -37,8 +37,10 @@ def seed_rows(arm: Path, label: str) -> list[str]:
         a, b = rows[0], rows[-1]
         out.append(
             f"| {label} | {folder.name.removeprefix('seed_')} | {float(a['head_share_calibrated']):.3f} → "
-            f"{float(b['head_share_calibrated']):.3f} | {float(a['tail_share_calibrated']):.3f} → "
-            f"{float(b['tail_share_calibrated']):.3f} | {float(b['head_chance_observed']):.3f}: "
+            f"{float(b['head_share_calibrated']):.3f} [{float(b['head_calibrated_low']):.3f}–"
+            f"{float(b['head_calibrated_high']):.3f}] | {float(a['tail_share_calibrated']):.3f} → "
+            f"{float(b['tail_share_calibrated']):.3f} [{float(b['tail_calibrated_low']):.3f}–"
+            f"{float(b['tail_calibrated_high']):.3f}] | {float(b['head_chance_observed']):.3f}: "
             f"{_flag(b, 'head_beyond_chance')} / {_flag(b, 'head_beyond_compounding')} | "
             f"{float(b['tail_chance_observed']):.3f}: {_flag(b, 'tail_beyond_chance')} / "
             f"{_flag(b, 'tail_beyond_compounding')} | {a['extinct_judged']} → {b['extinct_judged']} |")
@@ -47,7 +49,8 @@ def seed_rows(arm: Path, label: str) -> list[str]:
 
 def seeds_table(folder: Path) -> str:
     """The default's per-seed table: the configured pipeline and its perfect-generator twin."""
-    header = ["| arm | seed | head share, calibrated, gen 0 → 4 | tail share, calibrated, gen 0 → 4 | carried head "
+    header = ["| arm | seed | head share, calibrated, gen 0 → 4 [level band at 4] | tail share, calibrated, gen 0 → 4 "
+              "[level band at 4] | carried head "
               "at gen 4: level / compounding flag | carried tail at gen 4: level / compounding flag | extinct "
               "(judge), gen 0 → 4 |", "|---|---|---|---|---|---|---|"]
     body = seed_rows(folder / AS_CONFIGURED, "as configured") + seed_rows(folder / PERFECT, "perfect generator")
