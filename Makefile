@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
-#   make run   - create .venv, install, run configs/quick.yaml into runs/quick/
+#   make run   - create .venv, install, run configs/quick.yaml into runs/quick/ and its perfect-generator twin
+#                into runs/quick_perfect/, and print both verdicts
 #   make test  - create or reuse .venv, install the dev extras, run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/vision-collapse run configs/quick.yaml --out runs/quick
+	$(BIN)/vision-collapse run configs/quick.yaml --out runs/quick --perfect-twin
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -n 2  # two workers, one torch thread each (tests/conftest.py)

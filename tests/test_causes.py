@@ -189,7 +189,7 @@ def test_attribute_runs_each_cause_off_and_resumes(tmp_path, capsys):
     out = tmp_path / "attribution"
     # Labels at the real counts exactly: curation is the one active cause, so two arms of two seeds each, and the
     # pipeline through the perfect generator.
-    argv = ["attribute", "configs/quick.yaml", *FAST_GMM, "loop.label_sampling=original_exact", "--seeds", "0-1",
+    argv = ["attribute", "configs/curated-gmm.yaml", *FAST_GMM, "loop.label_sampling=original_exact", "--seeds", "0-1",
             "--jobs", "2", "--out", str(out)]
     assert main(argv) == 0
     table = {r["arm"]: r for r in rows(out / "attribution.csv")}
@@ -264,7 +264,7 @@ def test_the_default_curates_one_of_four_toward_the_head(tmp_path):
     from helpers import LIGHT_RUN, rows
 
     out = tmp_path / "quick"
-    assert main(["run", "configs/quick.yaml", *LIGHT_RUN, "loop.generations=1", "judge.epochs=2",
+    assert main(["run", "configs/curated-gmm.yaml", *LIGHT_RUN, "loop.generations=1", "judge.epochs=2",
                  "eval.samples_per_class=10", "--out", str(out)]) == 0
     table = [r for r in rows(out / "gen_000" / "metrics.csv") if r["class_index"] != "-1"]
     real = np.array([int(r["train_count"]) for r in table])

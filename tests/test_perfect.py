@@ -12,7 +12,7 @@ from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.models import build_model
 
-from helpers import LIGHT_RUN
+from helpers import LIGHT_RUN, TINY_DIFFUSION, rows
 
 PERFECT = ["model.kind=real", "data.perfect_fraction=0.2"]
 
@@ -22,7 +22,7 @@ def _bytes(images: torch.Tensor) -> set[bytes]:
 
 
 def test_the_held_out_split_is_disjoint_from_everything_trained_or_measured_on():
-    cfg = load_config("configs/quick.yaml", PERFECT)
+    cfg = load_config("configs/curated-gmm.yaml", PERFECT)
     real = load_real_data(cfg.data, cfg.seed)
     held = set(real.perfect.ids)
     for part in (real.pool, real.subset, real.judge_pool, real.calibration, real.test):
@@ -33,7 +33,7 @@ def test_the_held_out_split_is_disjoint_from_everything_trained_or_measured_on()
 
 
 def test_an_unconditional_perfect_generator_follows_the_true_classes_not_the_carried_labels():
-    cfg = load_config("configs/quick.yaml", [*PERFECT, "loop.label_source=none", "loop.curation_choice=1"])
+    cfg = load_config("configs/curated-gmm.yaml", [*PERFECT, "loop.label_source=none", "loop.curation_choice=1"])
     real = load_real_data(cfg.data, cfg.seed)
     model = build_model(cfg, 8, 1, 10)
     true = torch.tensor([0] * 30 + [3] * 10)
@@ -51,9 +51,9 @@ def test_an_unconditional_perfect_generator_follows_the_true_classes_not_the_car
 @pytest.mark.slow
 def test_a_perfect_generator_run_samples_only_held_out_images(tmp_path):
     out = tmp_path / "perfect"
-    assert main(["run", "configs/quick.yaml", *PERFECT, "loop.generations=2", "judge.epochs=2",
+    assert main(["run", "configs/curated-gmm.yaml", *PERFECT, "loop.generations=2", "judge.epochs=2",
                  "loop.labeller_epochs=2", "eval.samples_per_class=10", *LIGHT_RUN, "--out", str(out)]) == 0
-    cfg = load_config("configs/quick.yaml", PERFECT)
+    cfg = load_config("configs/curated-gmm.yaml", PERFECT)
     real = load_real_data(cfg.data, cfg.seed)
     held = _bytes(real.perfect.images)
     for g in range(2):
@@ -63,3 +63,23 @@ def test_a_perfect_generator_run_samples_only_held_out_images(tmp_path):
         truth = {im.numpy().tobytes(): int(c) for im, c in zip(real.perfect.images, real.perfect.labels)}
         assert all(truth[im.numpy().tobytes()] == int(c) for im, c in zip(samples.images, samples.labels))
     assert rf.read_json(out / rf.DATA)["perfect_counts"] == real.perfect.class_counts().tolist()
+
+
+@pytest.mark.slow
+def test_the_default_runs_beside_its_perfect_twin_and_says_what_the_model_adds(tmp_path, capsys):
+    out = tmp_path / "quick"
+    assert main(["run", "configs/quick.yaml", *TINY_DIFFUSION, "eval.samples_per_class=10", "--perfect-twin",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    twin = tmp_path / "quick_perfect"
+    assert "kind: real" in (twin / "config.yaml").read_text() and "temperature: 1.0" in (twin / "config.yaml").read_text()
+    assert (out / rf.DONE).is_file() and (twin / rf.DONE).is_file()
+
+    def change(run, key):
+        table = rows(run / "summary.csv")
+        return float(table[-1][key]) - float(table[0][key])
+
+    head, twin_head = change(out, "head_share_calibrated"), change(twin, "head_share_calibrated")
+    assert (f"head {head:+.3f} against the perfect generator's {twin_head:+.3f} ({head - twin_head:+.3f})"
+            in printed), printed
+    assert printed.count("# Verdict") == 2  # the model's verdict, then its twin's

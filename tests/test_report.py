@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
 PLOTS = ["class_frequency", "per_class_fid", "class_frequency_log", "heatmap_fid", "heatmap_kid", "shares",
          "chance", "class_chance", "fid", "precision_recall"]
 SECTIONS = ["verdict", "warnings", "frequency", "quality", "mosaic", "classes", "tables", "config"]
-DEFAULT = "configs/quick.yaml"  # the default experiment, shortened by FAST_GMM
+DEFAULT = "configs/curated-gmm.yaml"  # the curated GMM (the earlier default), shortened by FAST_GMM
 
 
 @pytest.fixture(scope="module")

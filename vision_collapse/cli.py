@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
     run.add_argument("--seeds", metavar="LIST",
                      help="independent seeds such as 0,1,2 or 0-4: runs into OUT/seed_<s>/ and writes OUT/aggregate.csv")
+    run.add_argument("--perfect-twin", action="store_true",
+                     help="then run the same pipeline through a perfect generator (model.kind=real) into OUT_perfect "
+                          "and print both verdicts and what the model adds (one seed; attribute gives intervals)")
     attribute = sub.add_parser("attribute", help="run a config and, per active cause, the config with that cause off")
     attribute.add_argument("items", nargs="*", metavar="CONFIG|KEY=VALUE",
                            help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides")
@@ -92,6 +95,9 @@ def cmd_run(args) -> int:
         print(config_to_yaml(cfg), end="")
         return 0
     out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    if args.perfect_twin and args.seeds is not None:
+        raise UserError("--perfect-twin runs one seed beside the model; over several seeds, run vision-collapse "
+                        f"attribute {config_path or DEFAULT_CONFIG} --seeds {args.seeds}")
     if cfg.log.tensorboard:
         from vision_collapse.viz.tensorboard import require_tensorboard
 
@@ -109,9 +115,26 @@ def cmd_run(args) -> int:
         return 0
     from vision_collapse.loop.experiment import run_experiment
 
+    twin_cfg = None
+    if args.perfect_twin:  # checked before the model's run starts, so a config without held-out images fails at once
+        from vision_collapse.loop.attribute import perfect_twin_config
+
+        twin_cfg = perfect_twin_config(config_path, overrides)
     run = run_experiment(cfg, out, force=args.force, after_generation=render_generation)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
+    if twin_cfg is not None:
+        from vision_collapse.loop.arms import seed_changes
+
+        twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
+                              after_generation=render_generation)
+        _say(f"\nthe perfect-generator twin: {twin}")
+        _say_verdict(twin)
+        mine, perfect = seed_changes(run), seed_changes(twin)
+        _say(f"\nwhat the model adds (generation 0 to the last, calibrated shares, this seed only): head "
+             f"{mine['head']:+.3f} against the perfect generator's {perfect['head']:+.3f} "
+             f"({mine['head'] - perfect['head']:+.3f}); tail {mine['tail']:+.3f} against {perfect['tail']:+.3f} "
+             f"({mine['tail'] - perfect['tail']:+.3f}). Over seeds: vision-collapse attribute {config_path} --seeds 0-4")
     return 0
 
 

@@ -121,6 +121,8 @@ def seed_changes(run: Path) -> dict | None:
 
     head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
     return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
+            **rarest_toward_head(run, int(last["generation"])),
+            "head_absorption": float(last.get("head_absorption", "nan")),
             "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
             "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
             **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
@@ -128,10 +130,30 @@ def seed_changes(run: Path) -> dict | None:
             "beyond_chance": float(last["any_beyond_chance"])}  # the four tests combined, of size 5%
 
 
+def rarest_toward_head(run: Path, generation: int) -> dict:
+    """`toward_head` of the class rarest in the real subset at `generation`, and whether it lies above its floor's
+    p95 (NaN when the run predates the column or the class has too few samples)."""
+    rows = [r for r in rf.read_table(run / rf.METRICS) if int(r["class_index"]) >= 0]
+    first = [r for r in rows if int(r["generation"]) == 0]
+    if not first or "toward_head" not in first[0]:
+        return {"toward_rarest": float("nan"), "toward_rarest_beyond": float("nan")}
+    rarest = min(first, key=lambda r: (float(r["train_count"]), -int(r["class_index"])))["class_index"]
+    row = next(r for r in rows if int(r["generation"]) == generation and r["class_index"] == rarest)
+    value, p95 = float(row["toward_head"]), float(row["toward_head_floor_p95"])
+    return {"toward_rarest": value,
+            "toward_rarest_beyond": float(value > p95) if np.isfinite(value) and np.isfinite(p95) else float("nan")}
+
+
+def paired(minuend: dict, subtrahend: dict, key: str) -> dict:
+    """Mean and 95% CI over seeds of minuend[s][key] - subtrahend[s][key] (seed -> seed_changes), over the seeds
+    both finished."""
+    return mean_ci([minuend[s][key] - subtrahend[s][key] for s in minuend
+                    if minuend[s] is not None and subtrahend.get(s) is not None])
+
+
 def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
-    """Mean and 95% CI over seeds of changes[minuend][s][key] - changes[subtrahend][s][key], seeds both finished."""
-    a, b = changes.get(minuend, {}), changes.get(subtrahend, {})
-    return mean_ci([a[s][key] - b[s][key] for s in a if a[s] is not None and b.get(s) is not None])
+    """`paired` of two arms of `changes` (arm -> seed -> seed_changes)."""
+    return paired(changes.get(minuend, {}), changes.get(subtrahend, {}), key)
 
 
 def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perfect: str = "") -> list[dict]:
@@ -150,11 +172,13 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perf
             ci = mean_ci([c[key] for c in mine.values()])
             row.update({f"{key}_change": ci["mean"], f"{key}_change_low": ci["ci_low"],
                         f"{key}_change_high": ci["ci_high"]})
-        for key in ("head_last", "tail_last"):  # where the shares ended, to read against the real subset's
+        # where the shares ended (to read against the real subset's), the rarest class's move toward the head
+        for key in ("head_last", "tail_last", "toward_rarest", "head_absorption"):
             ci = mean_ci([c[key] for c in mine.values()])
             row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
-        for key in ("head_up_tail_down", "beyond_chance", *FLAGS):
-            row[f"{key}_share"] = float(np.mean([c[key] for c in mine.values()])) if mine else float("nan")
+        for key in ("head_up_tail_down", "beyond_chance", "toward_rarest_beyond", *FLAGS):
+            values = [c[key] for c in mine.values() if np.isfinite(c[key])]
+            row[f"{key}_share"] = float(np.mean(values)) if values else float("nan")
         none = {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         for key in ("head", "tail"):
             ci = _paired(changes, reference, arm.name, key) if arm.name not in (reference, perfect) else none

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from vision_collapse import run_folder as rf
-from vision_collapse.config import load_config
+from vision_collapse.config import ExperimentConfig, load_config
 from vision_collapse.config.causes import active_causes
 from vision_collapse.errors import UserError
 from vision_collapse.loop.arms import Arm, arm_table, run_arms
@@ -28,6 +28,14 @@ def attribution_arms(config: Path, overrides: list[str]) -> list[Arm]:
     return [Arm(AS_CONFIGURED, (), "as configured")] + [
         Arm(f"no_{c.name}", c.off, f"{c.name} off ({' '.join(c.off)})") for c in causes] + [
         Arm(PERFECT, PERFECT_OVERRIDES, "perfect generator (model.kind=real): the same pipeline, no model error")]
+
+
+def perfect_twin_config(config: Path, overrides: list[str]) -> ExperimentConfig:
+    """The config's pipeline through the perfect generator; one line if the config holds out no images for it."""
+    if load_config(config, overrides).data.perfect_fraction <= 0:
+        raise UserError(f"--perfect-twin needs held-out images: add data.perfect_fraction={PERFECT_FRACTION} (to "
+                        "both runs, so they learn from the same data)")
+    return load_config(config, [*overrides, *PERFECT_OVERRIDES])
 
 
 def shared_overrides(config: Path, overrides: list[str], log: Callable[[str], None]) -> list[str]:

@@ -57,6 +57,13 @@ PER_CLASS = (
            "conditional models, non-head classes: share of the class's samples judged as the head class; beside it the "
            "judge's own confusion of real images of the class into the head. NaN where it would repeat another number "
            "(unconditional models, the head row)"),
+    Column(("toward_head", "toward_head_floor_median", "toward_head_floor_p95"),
+           "non-head classes: how far the class's n evaluation samples moved toward the head class in the judge's "
+           "feature space, the shift of their mean from the class's real mean (its test images) projected onto the "
+           "direction to the head's real mean, over that distance: 0 is still at its own class, 1 at the head. "
+           "Beside it the same number for n unseen real calibration images of the class over `eval.floor_draws` "
+           "draws (`floors.csv`), and as p95 the one-sided Student-t prediction bound for a fresh sample of n (a "
+           "perfect generator exceeds it 5% of the time); above it, the class moved toward the head beyond chance"),
     Column(("vendi", "vendi_floor_median", "vendi_floor_p05"),
            "diversity inside the class: the Vendi score (`vendi-score` package; cosine kernel on backbone features) of "
            "the n evaluation samples, the effective number of distinct samples from 1 to n; beside it the median and "
@@ -81,6 +88,14 @@ SUMMARY = (
            "among recognised samples. Earlier versions called the first `dominant_share` and counted unrecognisable "
            "samples in the denominator", SHARES),
     Column(("head_share_calibrated", "tail_share_calibrated"), "the same from `gen_freq_calibrated`", SHARES),
+    Column(("head_absorption",),
+           "where the tail's calibrated share fell below the real subset's: the share of its lost mass the head took, "
+           "over the share a proportional renormalisation of the other classes would give it (1 proportional, above 1 "
+           "the head took more than its share, 0 none); NaN when the tail lost nothing. Noisy when the loss is small",
+           SHARES),
+    Column(("toward_head", "toward_head_beyond_floor"),
+           "the class mean of the per-class `toward_head` (non-head classes), and the share of those classes above "
+           "their floor's p95", SHARES),
     Column(("entropy", "kl_real_to_gen", "js_to_real", "tv_to_real"),
            "entropy of the calibrated frequencies (nats); KL(p_real ‖ p_g) with a 1e-6 floor (large when a real class "
            "vanishes), Jensen–Shannon and total variation, all against the real subset's prior", SHARES),

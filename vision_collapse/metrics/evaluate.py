@@ -28,6 +28,7 @@ from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_matched_subset
 from vision_collapse.metrics.recognise import Recogniser, thumbnails
 from vision_collapse.metrics.stream import PixelMoments, SampleStats
+from vision_collapse.metrics.toward import head_absorption, toward_head, toward_head_floor
 from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, within_class_columns
 
 BOOTSTRAPS = 200  # replicates of the calibrated-share interval
@@ -52,6 +53,7 @@ class Reference:
     test: LabelledImages | None = None  # the held-out real test images (CAS is measured on them)
     recognition: np.ndarray | None = None  # per true class, the share of calibration images the recogniser accepts
     recognised_confusion: np.ndarray | None = None  # P(judged j | true i, recognised) on the calibration images
+    judge_means: torch.Tensor | None = None  # per class, the mean judge feature of its real test images
     prior: np.ndarray = field(init=False)  # class shares of the real subset
     real_variance: float = field(init=False)  # total pixel variance of the real subset
 
@@ -85,8 +87,11 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
     receives the function computing the class floors, so a caller can keep them (RUN/floors.csv) instead.
     """
     num = real.pool.num_classes
-    _, test_feats = judge_and_features(judge, features, real.test.images)
+    test_pred, test_feats = judge_and_features(judge, features, real.test.images)
     cal_pred, cal_feats = judge_and_features(judge, features, real.calibration.images)
+    judge_means = torch.stack([f.mean(0) for f in grouped(test_pred.features, real.test.labels, num)])
+    judge_cal = grouped(cal_pred.features, real.calibration.labels, num)
+    head, _ = fq.head_and_tail(real.subset.class_counts(), cfg.eval.tail_fraction)
     seen = judge.predict(real.judge_pool.images)
     judge_by_class = grouped(seen.features, real.judge_pool.labels, num)
     pixels_by_class = grouped(thumbnails(real.judge_pool.images), real.judge_pool.labels, num)
@@ -104,7 +109,11 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
                             ev.kid_subsets, rng)
         # CAS's real baseline: the same recipe trained on the real subset instead of a generation's samples.
         cas = class_accuracy(real.subset, real.test, cfg)
-        return [{**r, "cas_real": float("nan") if cas is None else float(cas[c])} for c, r in enumerate(rows)]
+        toward = [toward_head_floor(judge_cal[c], judge_means[c], judge_means[head], int(r["n"]), ev.floor_draws, rng)
+                  if c != head else Band(float("nan"), float("nan")) for c, r in enumerate(rows)]
+        return [{**r, "cas_real": float("nan") if cas is None else float(cas[c]),
+                 "toward_head_floor_median": toward[c].median, "toward_head_floor_p95": toward[c].p95}
+                for c, r in enumerate(rows)]
 
     copies = CopyDetector.fit(real.test.images, real.test.labels, real.subset.images, num)
     cal_true, cal_judged = real.calibration.labels.numpy(), cal_pred.labels.numpy()
@@ -113,7 +122,8 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
     recognition = np.array([accepted[cal_true == c].mean() if (cal_true == c).any() else 1.0 for c in range(num)])
     recognised_confusion = confusion_matrix(cal_true[accepted], cal_judged[accepted], num).T
     return Reference(real.subset, judge, features, test_by_class, cal_by_class, cal_true, cal_judged, confusion,
-                     recogniser, floors(compute), copies, labeller, real.test, recognition, recognised_confusion)
+                     recogniser, floors(compute), copies, labeller, real.test, recognition, recognised_confusion,
+                     judge_means)
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
         verdict = verdicts[mine] if verdicts is not None else torch.zeros(0, dtype=torch.long)
         conditional = eval_set is not None and eval_set.conditioning is not None and count > 0
         redundant = not conditional or c == head  # unconditional: 0 or label fidelity; head row: label fidelity
-        rows.append({**row, **quality,
+        rows.append({**row, **quality, **_toward_columns(eval_set, mine, n, c, head, ref),
                      "label_fidelity": float((verdict == c).double().mean()) if conditional else nan,
                      "to_head": nan if redundant else float((verdict == head).double().mean()),
                      "to_head_real": nan if c == head else float(ref.confusion[head, c])})
@@ -183,6 +193,16 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
                  "class_name": rf.UNRECOGNISABLE, "train_count": 0, "sample_count": 0, "eval_count": 0,
                  "recognised_count": 0, "unrecognised_count": stats.unrecognised})
     return rows  # the unrecognisable row counts rejected samples; its share is summary's unrecognisable_share
+
+
+def _toward_columns(eval_set: EvalSet | None, mine: torch.Tensor, n: int, c: int, head: int, ref: Reference) -> dict:
+    """`toward_head` of class c's first n evaluation samples in the judge's feature space, beside its floor; NaN for
+    the head, for a class with fewer than n samples, and for a run that predates the floor."""
+    floor = {k: float(ref.floors[c].get(k, "nan")) for k in ("toward_head_floor_median", "toward_head_floor_p95")}
+    value = float("nan")
+    if c != head and ref.judge_means is not None and eval_set is not None and int(mine.sum()) >= n:
+        value = toward_head(eval_set.judged.features[mine][:n], ref.judge_means[c], ref.judge_means[head])
+    return {"toward_head": value, **floor}
 
 
 def _floor_column(ref: Reference, key: str) -> np.ndarray:
@@ -277,6 +297,8 @@ def measure(
         "fid_macro": float(np.nanmean(fids)) if np.isfinite(fids).any() else float("nan"),
         "head_share": head_share, "tail_share": tail_share,
         "head_share_calibrated": head_cal, "tail_share_calibrated": tail_cal,
+        **toward_summary(rows[:num], head),
+        "head_absorption": head_absorption(ref.prior, calibrated, head, tail),
         "entropy": fq.entropy(calibrated) if enough else float("nan"),
         "kl_real_to_gen": fq.kl_divergence(ref.prior, calibrated),
         "js_to_real": fq.js_divergence(calibrated, ref.prior),
@@ -299,6 +321,16 @@ def measure(
         confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
         np.add.at(confusion, (eval_set.conditioning.numpy(), eval_verdict(eval_set, ref).numpy()), 1)
     return GenerationResult(rows, summary, confusion, warnings)
+
+
+def toward_summary(rows: list[dict], head: int) -> dict:
+    """The class mean of `toward_head` over the non-head classes measured, and the share of them above their
+    floor's p95 (a perfect generator's class lands there 5% of the time)."""
+    values = np.array([r["toward_head"] for r in rows if r["class_index"] != head], dtype=float)
+    p95 = np.array([r["toward_head_floor_p95"] for r in rows if r["class_index"] != head], dtype=float)
+    seen = np.isfinite(values) & np.isfinite(p95)
+    return {"toward_head": float(np.nanmean(values)) if np.isfinite(values).any() else float("nan"),
+            "toward_head_beyond_floor": float((values[seen] > p95[seen]).mean()) if seen.any() else float("nan")}
 
 
 def within_class_summary(rows: list[dict], stats: SampleStats, train_set: LabelledImages, ref: Reference) -> dict:

@@ -79,9 +79,11 @@ def class_cards(run: Path, samples: list | None) -> str:
     cards = []
     for c in np.argsort(real, kind="stable"):
         c = int(c)
-        header = ["generation", "calibrated share", "FID (floor p95)", "Vendi (floor p05)", "memorised", "CAS"]
+        header = ["generation", "calibrated share", "FID (floor p95)", "toward head (floor p95)",
+                  "Vendi (floor p05)", "memorised", "CAS"]
         body = [[str(g), _share(rows, g, c, multi, chance.get((g, names[c]))),
                  _against(_value(rows, g, c, "fid"), _value(rows, g, c, "fid_floor_p95")),
+                 _against(_value(rows, g, c, "toward_head"), _value(rows, g, c, "toward_head_floor_p95"), 2),
                  _against(_value(rows, g, c, "vendi"), _value(rows, g, c, "vendi_floor_p05"), 2),
                  _against(_value(rows, g, c, "memorised_share"), float("nan"), 2),
                  _against(_value(rows, g, c, "cas"), float("nan"), 2)] for g in gens]
@@ -96,7 +98,8 @@ def class_cards(run: Path, samples: list | None) -> str:
                               (" (first seed)" if multi else ""), width=min(CARD_WIDTH, max(picture.width, 260)))
         note = ("* its tracked share (carried labels, or recognised judgements) beyond chance from the real "
                 "subset, Holm-corrected across classes. " if not multi else "mean [95% interval] over seeds. ") + \
-            "Floors: unseen real images at the same n."
+            "Floors: unseen real images at the same n. Toward head: 0 at the class's own real mean, 1 at the " \
+            "head's (judge features)."
         cards.append(f'<div class="card"><h3>{html.escape(title)}</h3>{table(header, body)}'
                      f'<p style="font-size:11px;margin:0">{html.escape(note)}</p>{strip}</div>')
     return f'<div class="cards">{"".join(cards)}</div>'
