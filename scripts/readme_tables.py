@@ -1,10 +1,12 @@
 """Regenerate the README's generated tables in place, never by hand.
 
-    python scripts/readme_tables.py [--attribution runs/quick_attribution]
+    python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution]
 
-Always: the config keys, the column meanings and the cause switches (from the code). With --attribution (the
-folder of `vision-collapse attribute configs/quick.yaml --seeds 0-4`): the default's per-seed table (its
-as-configured arm and perfect-generator arm) and its attribution table.
+Always: the config keys, the column meanings and the cause switches (from the code). With --survey (the OUT of
+scripts/survey.py): the default's per-seed table (configs/quick.yaml is the survey's unconditional diffusion arm at
+temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
+`vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
+tables.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from vision_collapse.config import causes, doc
 from vision_collapse.loop.attribute import AS_CONFIGURED, PERFECT
 from vision_collapse.metrics import columns
 
-SEEDS = ("<!-- default-seeds:start -->", "<!-- default-seeds:end -->")
-ATTRIBUTION = ("<!-- default-attribution:start -->", "<!-- default-attribution:end -->")
+SEEDS = ("<!-- curated-seeds:start -->", "<!-- curated-seeds:end -->")
+ATTRIBUTION = ("<!-- curated-attribution:start -->", "<!-- curated-attribution:end -->")
+DEFAULT = ("<!-- default-seeds:start -->", "<!-- default-seeds:end -->")
+SURVEY = ("<!-- survey:start -->", "<!-- survey:end -->")
+DEFAULT_ARM = ("digits", "diffusion_uncond", "temperature")  # configs/quick.yaml (tests/test_survey.py checks it)
+DEFAULT_TWIN = ("digits", "perfect", "none_uncond")
 
 
 def _flag(row: dict, key: str) -> str:
@@ -57,6 +63,49 @@ def seeds_table(folder: Path) -> str:
     return "\n".join([SEEDS[0], *header, *body, SEEDS[1]])
 
 
+def default_table(survey: Path) -> str:
+    """The default's seeds, each against the perfect generator's same seed under the same pipeline: both changes,
+    the four chance flags combined, and whether the seed is beyond both nulls (head up and tail down, flagged by
+    the combined chance test, and beyond the perfect generator's change on both sides)."""
+    from vision_collapse.loop.arms import seed_changes
+
+    mine, twin = survey.joinpath(*DEFAULT_ARM), survey.joinpath(*DEFAULT_TWIN)
+    lines = ["| seed | head share, calibrated, gen 0 → 4 [level band at 4] | tail share, calibrated, gen 0 → 4 [level "
+             "band at 4] | extinct (judge), gen 0 → 4 | perfect generator: head, tail change | model effect: head, "
+             "tail | chance: combined p at 4 | beyond both nulls |", "|---|---|---|---|---|---|---|---|"]
+    for folder in rf.seed_dirs(mine):
+        a, b = seed_changes(folder), seed_changes(twin / folder.name)
+        if a is None or b is None:
+            continue
+        rows = rf.read_table(folder / rf.SUMMARY)
+        first, last = rows[0], rows[-1]
+        head, tail = a["head"] - b["head"], a["tail"] - b["tail"]
+        beyond = a["head"] > 0 > a["tail"] and a["beyond_chance"] == 1 and head > 0 > tail
+        lines.append(
+            f"| {folder.name.removeprefix('seed_')} | {float(first['head_share_calibrated']):.3f} → "
+            f"{float(last['head_share_calibrated']):.3f} [{float(last['head_calibrated_low']):.3f}–"
+            f"{float(last['head_calibrated_high']):.3f}] | {float(first['tail_share_calibrated']):.3f} → "
+            f"{float(last['tail_share_calibrated']):.3f} [{float(last['tail_calibrated_low']):.3f}–"
+            f"{float(last['tail_calibrated_high']):.3f}] | {first['extinct_judged']} → {last['extinct_judged']} | "
+            f"{b['head']:+.3f}, {b['tail']:+.3f} | {head:+.3f}, {tail:+.3f} | {float(last['chance_combined_p']):.3f} | "
+            f"{'yes' if beyond else 'no'} |")
+    return "\n".join([DEFAULT[0], *lines, DEFAULT[1]])
+
+
+def survey_table(survey: Path) -> str:
+    """Per dataset, model and arm of the survey that has a perfect twin (and the perfect generator's own arms): head
+    and tail change and the model effect, from survey.csv."""
+    lines = ["| dataset | model | arm | seeds | head share change | tail share change | model effect: head | model "
+             "effect: tail |", "|---|---|---|---|---|---|---|---|"]
+    for table in sorted(survey.glob("*/survey.csv")):
+        for r in rf.read_table(table):
+            if r["seeds"] != "0" and (r["twin"] or r["model"] == "perfect"):  # the rows with a model effect
+                lines.append(f"| {table.parent.name} | {r['model']} | {r['arm']} | {r['seeds']} | "
+                             f"{ci(r, 'head_change')} | {ci(r, 'tail_change')} | {ci(r, 'model_effect_head')} | "
+                             f"{ci(r, 'model_effect_tail')} |")
+    return "\n".join([SURVEY[0], *lines, SURVEY[1]])
+
+
 def ci(row: dict, key: str) -> str:
     """'mean [low, high]' of one attribution column, or '–' where it is not defined."""
     if row[key] in ("", "nan"):
@@ -88,16 +137,20 @@ def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
 def main() -> None:
     """Rewrite README.md's generated blocks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--attribution", type=Path, help="the default's attribution folder (5 seeds)")
+    parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
+    parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args()
     text = args.readme.read_text()
     text = replace_block(text, (doc.START, doc.END), doc.config_table())
     text = replace_block(text, (columns.START, columns.END), columns.columns_tables())
     text = replace_block(text, (causes.START, causes.END), causes.causes_table())
-    if args.attribution:
-        text = replace_block(text, SEEDS, seeds_table(args.attribution))
-        text = replace_block(text, ATTRIBUTION, attribution_table(args.attribution))
+    if args.survey:
+        text = replace_block(text, DEFAULT, default_table(args.survey))
+        text = replace_block(text, SURVEY, survey_table(args.survey))
+    if args.curated:
+        text = replace_block(text, SEEDS, seeds_table(args.curated))
+        text = replace_block(text, ATTRIBUTION, attribution_table(args.curated))
     args.readme.write_text(text)
     print(f"rewrote the generated tables of {args.readme}")
 

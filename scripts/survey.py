@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from vision_collapse import run_folder as rf
@@ -29,6 +30,7 @@ from vision_collapse.errors import UserError
 from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, paired, run_arms, seed_changes
 from vision_collapse.loop.attribute import PERFECT_OVERRIDES
 from vision_collapse.loop.multiseed import parse_seeds
+from vision_collapse.metrics.aggregate import mean_ci
 
 UNCONDITIONAL = ("loop.label_source=none",)
 PIPELINE = ("loop.label_sampling=proportional", "loop.label_source=classifier", "loop.curation_choice=4")
@@ -133,14 +135,15 @@ is off, takes its model's `model` and `train` sections (the GMM of the survey co
 `configs/diffusion.yaml`, `configs/diffusion-uncond.yaml`) and switches causes on with the overrides shown. Every
 number is a change from generation 0 to the last generation (replace loop), with a 95% Student-t interval over the
 seeds: the calibrated share of the head class and of the rarest 30% of classes among recognised samples, and the
-classes the judge calls extinct. "Head up and tail down" is the share of seeds where both moved that way. The flag
-columns give the share of seeds whose last generation lies beyond the loop's null twin (p ≤ 0.05, so 5% of seeds
-under the null): "level" from the real subset, "compounding" in the change since generation 0. "Rarest toward head"
-is the rarest class's `toward_head` at the last generation (0 at its own class, 1 at the head's), with the share of
-seeds above its floor's p95. The perfect generator's rows run each pipeline with held-out real images in place of
-samples; the **model effect** is a model arm's change minus the perfect generator's under the same pipeline (its
-`twin`), paired by seed: what the model adds to what the pipeline does alone. Temperature and guidance are the
-model's knobs, so their arms pair with the perfect generator's no-cause pipeline.
+classes the judge calls extinct. The flag columns give the share of seeds whose last generation lies beyond the
+loop's null twin (p ≤ 0.05, so 5% of seeds under the null): "level" from the real subset, "compounding" in the
+change since generation 0. "Rarest toward head" is the rarest class's `toward_head` at the last generation (0 at its
+own class, 1 at the head's), with the share of seeds above its floor's p95. "Head's take" is `head_absorption` at
+the last generation against the real subset, over the seeds whose tail lost mass. The perfect generator's rows run
+each pipeline with held-out real images in place of samples; the **model effect** is a model arm's change minus
+the perfect generator's under the same pipeline (its `twin`), paired by seed: what the model adds to what the
+pipeline does alone. Temperature and guidance are the model's knobs, so their arms pair with the perfect
+generator's no-cause pipeline.
 """
 
 
@@ -158,14 +161,15 @@ def markdown(dataset: str, rows: list[dict], real: tuple[float, float] | None) -
         lines += [f"Real subset: head share {real[0]:.3f}, tail share {real[1]:.3f}.", ""]
     lines += ["| model | arm | overrides | seeds | head share change [95% CI] | tail share change [95% CI] | "
               "head flagged: level / compounding | tail flagged: level / compounding | rarest toward head (beyond "
-              "floor) | extinct (judge) change | model effect on head | model effect on tail |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "floor) | head's take of the tail's loss (1 = proportional) | extinct (judge) change | model effect on "
+              "head | model effect on tail |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         overrides = " ".join(o for o in r["overrides"].split() if o not in PERFECT_OVERRIDES) or "-"
         name = MODELS[r["model"]].label
         if not r["seeds"]:
             lines.append(f"| {name} | {r['label']} | `{overrides}` | 0 | not run yet: re-run the command to resume |"
-                         + " |" * 7)
+                         + " |" * 8)
             continue
         beyond = r["toward_rarest_beyond_share"]
         toward = f"{fmt(r, 'toward_rarest')} ({beyond:.0%})" if beyond == beyond else fmt(r, "toward_rarest")
@@ -173,7 +177,51 @@ def markdown(dataset: str, rows: list[dict], real: tuple[float, float] | None) -
         lines.append(f"| {name} | {r['label']} | `{overrides}` | {r['seeds']} | {fmt(r, 'head_change')} | "
                      f"{fmt(r, 'tail_change')} | {r['head_level_share']:.0%} / {r['head_compounding_share']:.0%} | "
                      f"{r['tail_level_share']:.0%} / {r['tail_compounding_share']:.0%} | {toward} | "
-                     f"{fmt(r, 'extinct_change')} | {effect('head')} | {effect('tail')} |")
+                     f"{fmt(r, 'head_absorption', '')} | {fmt(r, 'extinct_change')} | {effect('head')} | {effect('tail')} |")
+    return "\n".join(lines) + "\n"
+
+
+def generation_zero_quality(folder: Path, seeds: list[int]) -> dict:
+    """Mean and 95% CI over the finished seeds of one arm's generation-0 quality: FID at its own class mix and that
+    FID's real floor (p95), label fidelity (mean over classes; conditional models) and the unrecognisable share."""
+    values: dict[str, list[float]] = {k: [] for k in ("fid_at_labels", "fid_at_labels_floor_p95", "label_fidelity",
+                                                      "unrecognisable_share")}
+    for s in seeds:
+        run = rf.seed_dir(folder, s)
+        if not (run / rf.DONE).is_file():
+            continue
+        first = rf.read_table(run / rf.SUMMARY)[0]
+        for key in ("fid_at_labels", "fid_at_labels_floor_p95", "unrecognisable_share"):
+            values[key].append(float(first[key]))
+        fidelity = [float(r["label_fidelity"]) for r in rf.read_table(run / rf.METRICS)
+                    if r["generation"] == "0" and int(r["class_index"]) >= 0]
+        values["label_fidelity"].append(float(np.nanmean(fidelity)) if np.isfinite(fidelity).any() else np.nan)
+    return {k: mean_ci(v) for k, v in values.items()}
+
+
+def quality_markdown(out: Path, models: list[str], seeds: list[int]) -> str:
+    """Each model's generation-0 quality in its no-cause arm, so a reader can judge whether it means anything."""
+    lines = ["Generation-0 quality of each model with every cause off (mean [95% CI] over seeds): FID of the samples "
+             "at their own class mix against the real floor's p95 (real calibration images with the same class "
+             "counts), label fidelity (conditional models: the share of samples the judge reads as their label) "
+             "and the unrecognisable share.", "",
+             "| model | arm | seeds | FID at labels | real floor (p95) | label fidelity | unrecognisable |",
+             "|---|---|---|---|---|---|---|"]
+    for model in [m for m in MODELS if m in models]:
+        for arm in ("none", "none_uncond") if model == PERFECT else ("none",):
+            q = generation_zero_quality(out / model / arm, seeds)
+            if not q["fid_at_labels"]["seeds"]:
+                continue
+
+            def cell(key: str, digits: int) -> str:
+                c = q[key]
+                if not np.isfinite(c["mean"]):
+                    return "–"
+                return f"{c['mean']:.{digits}f} [{c['ci_low']:.{digits}f}, {c['ci_high']:.{digits}f}]"
+
+            lines.append(f"| {MODELS[model].label} | {arm} | {q['fid_at_labels']['seeds']} | {cell('fid_at_labels', 1)} "
+                         f"| {cell('fid_at_labels_floor_p95', 1)} | {cell('label_fidelity', 3)} | "
+                         f"{cell('unrecognisable_share', 3)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -222,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = survey_rows(dataset, models, args.arms.split(",") if args.arms else None, seeds, args.out,
                                args.jobs, args.overrides, not args.tables_only)
             rf.write_csv(args.out / dataset / "survey.csv", rows)
-            tables.append(markdown(dataset, rows, real_shares(args.out / dataset, seeds)))
+            tables.append(markdown(dataset, rows, real_shares(args.out / dataset, seeds)) + "\n"
+                          + quality_markdown(args.out / dataset, models, seeds))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

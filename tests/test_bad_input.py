@@ -68,7 +68,7 @@ def test_each_mistake_is_one_line_and_touches_nothing(finished, tmp_path, capsys
         (["eval.extinct_share=0"], "eval.extinct_share must lie in (0, 1)"),
         (["eval.extinct_share=1.5"], "eval.extinct_share must lie in (0, 1)"),
         (["--perfect-twin"], "--perfect-twin needs held-out images: add data.perfect_fraction=0.2"),
-        (["--perfect-twin", "data.perfect_fraction=0.2", "--seeds", "0-1"], "--perfect-twin runs one seed"),
+        (["data.perfect_fraction=0.2", "--perfect-twin", "--seeds", "0-1"], "--perfect-twin runs one seed"),
     ]
     for extra, message in cases:
         _fails(capsys, ["run", "configs/neutral.yaml", *FAST, *extra, *out], message)
