@@ -137,13 +137,16 @@ number is a change from generation 0 to the last generation (replace loop), with
 seeds: the calibrated share of the head class and of the rarest 30% of classes among recognised samples, and the
 classes the judge calls extinct. The flag columns give the share of seeds whose last generation lies beyond the
 loop's null twin (p ≤ 0.05, so 5% of seeds under the null): "level" from the real subset, "compounding" in the
-change since generation 0. "Rarest toward head" is the rarest class's `toward_head` at the last generation (0 at its
-own class, 1 at the head's), with the share of seeds above its floor's p95. "Head's take" is `head_absorption` at
-the last generation against the real subset, over the seeds whose tail lost mass. The perfect generator's rows run
-each pipeline with held-out real images in place of samples; the **model effect** is a model arm's change minus
-the perfect generator's under the same pipeline (its `twin`), paired by seed: what the model adds to what the
-pipeline does alone. Temperature and guidance are the model's knobs, so their arms pair with the perfect
-generator's no-cause pipeline.
+change since generation 0. "Toward head" is the rarest class's `toward_head` at the last generation (0 at its own
+class, 1 at the head's), with the share of seeds above its floor's p95, then the mean over the non-head classes with
+enough samples to measure (an unconditional chain's rarest class has often vanished: NaN). "Head's take" is
+`head_absorption` at the last generation against the real subset, over the seeds whose tail lost mass. A seed
+whose last generation has fewer than `eval.min_recognised` recognised samples has no shares there (its
+unrecognisable share says so) and drops out of the share columns, which then count fewer seeds than the `seeds`
+column. The perfect generator's rows run each pipeline with held-out real images in place of samples; the **model
+effect** is a model arm's change minus the perfect generator's under the same pipeline (its `twin`), paired by
+seed: what the model adds to what the pipeline does alone. Temperature and guidance are the model's knobs, so
+their arms pair with the perfect generator's no-cause pipeline.
 """
 
 
@@ -160,24 +163,26 @@ def markdown(dataset: str, rows: list[dict], real: tuple[float, float] | None) -
     if real:
         lines += [f"Real subset: head share {real[0]:.3f}, tail share {real[1]:.3f}.", ""]
     lines += ["| model | arm | overrides | seeds | head share change [95% CI] | tail share change [95% CI] | "
-              "head flagged: level / compounding | tail flagged: level / compounding | rarest toward head (beyond "
-              "floor) | head's take of the tail's loss (1 = proportional) | extinct (judge) change | model effect on "
-              "head | model effect on tail |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "head flagged: level / compounding | tail flagged: level / compounding | toward head: rarest class "
+              "(share beyond its floor); class mean | head's take of the tail's loss (1 = proportional) | extinct "
+              "(judge) change | unrecognisable at the last generation | model effect on head | model effect on tail |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         overrides = " ".join(o for o in r["overrides"].split() if o not in PERFECT_OVERRIDES) or "-"
         name = MODELS[r["model"]].label
         if not r["seeds"]:
             lines.append(f"| {name} | {r['label']} | `{overrides}` | 0 | not run yet: re-run the command to resume |"
-                         + " |" * 8)
+                         + " |" * 9)
             continue
         beyond = r["toward_rarest_beyond_share"]
         toward = f"{fmt(r, 'toward_rarest')} ({beyond:.0%})" if beyond == beyond else fmt(r, "toward_rarest")
+        toward += f"; mean {fmt(r, 'toward_mean')}"
         effect = (lambda side: fmt(r, f"model_effect_{side}") + f" vs {r['twin']}") if r["twin"] else (lambda _: "–")
         lines.append(f"| {name} | {r['label']} | `{overrides}` | {r['seeds']} | {fmt(r, 'head_change')} | "
                      f"{fmt(r, 'tail_change')} | {r['head_level_share']:.0%} / {r['head_compounding_share']:.0%} | "
                      f"{r['tail_level_share']:.0%} / {r['tail_compounding_share']:.0%} | {toward} | "
-                     f"{fmt(r, 'head_absorption', '')} | {fmt(r, 'extinct_change')} | {effect('head')} | {effect('tail')} |")
+                     f"{fmt(r, 'head_absorption', '')} | {fmt(r, 'extinct_change')} | {fmt(r, 'unrecognisable_last', '')} | "
+                     f"{effect('head')} | {effect('tail')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -123,6 +123,8 @@ def seed_changes(run: Path) -> dict | None:
     return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
             **rarest_toward_head(run, int(last["generation"])),
             "head_absorption": float(last.get("head_absorption", "nan")),
+            "unrecognisable_last": float(last["unrecognisable_share"]),  # shares are NaN when too few are recognised
+            "toward_mean": float(last.get("toward_head", "nan")),  # over the non-head classes with enough samples
             "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
             "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
             **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
@@ -173,7 +175,7 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perf
             row.update({f"{key}_change": ci["mean"], f"{key}_change_low": ci["ci_low"],
                         f"{key}_change_high": ci["ci_high"]})
         # where the shares ended (to read against the real subset's), the rarest class's move toward the head
-        for key in ("head_last", "tail_last", "toward_rarest", "head_absorption"):
+        for key in ("head_last", "tail_last", "toward_rarest", "toward_mean", "head_absorption", "unrecognisable_last"):
             ci = mean_ci([c[key] for c in mine.values()])
             row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
         for key in ("head_up_tail_down", "beyond_chance", "toward_rarest_beyond", *FLAGS):
