@@ -91,7 +91,8 @@ SUMMARY = (
     Column(("head_absorption",),
            "where the tail's calibrated share fell below the real subset's: the share of its lost mass the head took, "
            "over the share a proportional renormalisation of the other classes would give it (1 proportional, above 1 "
-           "the head took more than its share, 0 none); NaN when the tail lost nothing. Noisy when the loss is small",
+           "the head took more than its share, 0 none); NaN when the tail lost nothing. Unbounded above: when the head "
+           "also takes from classes outside the tail it reads far above 1; noisy when the tail's loss is small",
            SHARES),
     Column(("toward_head", "toward_head_beyond_floor"),
            "the class mean of the per-class `toward_head` (non-head classes), and the share of those classes above "
