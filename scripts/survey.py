@@ -280,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    command = " ".join(["python scripts/survey.py", *(sys.argv[1:] if argv is None else argv)])
+    # The command that makes the tables: --tables-only only re-reads what it made.
+    given = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--tables-only"]
+    command = " ".join(["python scripts/survey.py", *given])
     text = HEADER.format(command=command) + "\n" + "\n".join(tables)
     print(text)
     if args.write:
