@@ -1,12 +1,13 @@
 """Regenerate the README's generated tables in place, never by hand.
 
-    python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution]
+    python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution] [--remedies runs/remedies]
 
 Always: the config keys, the column meanings and the cause switches (from the code). With --survey (the OUT of
 scripts/survey.py): the default's per-seed table (configs/quick.yaml is the survey's unconditional diffusion arm at
 temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
 `vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
-tables.
+tables. With --remedies (a folder holding one `vision-collapse remedy` folder per dataset, each with its dose run):
+the remedy and dose tables.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import argparse
 from pathlib import Path
 
 from vision_collapse import run_folder as rf
-from vision_collapse.config import causes, doc
+from vision_collapse.config import causes, doc, remedies
 from vision_collapse.loop.attribute import AS_CONFIGURED, PERFECT
 from vision_collapse.metrics import columns
+from vision_collapse.viz.report_compare import ci
 
 SEEDS = ("<!-- curated-seeds:start -->", "<!-- curated-seeds:end -->")
 ATTRIBUTION = ("<!-- curated-attribution:start -->", "<!-- curated-attribution:end -->")
 DEFAULT = ("<!-- default-seeds:start -->", "<!-- default-seeds:end -->")
 SURVEY = ("<!-- survey:start -->", "<!-- survey:end -->")
+REMEDY_RESULTS = ("<!-- remedy-results:start -->", "<!-- remedy-results:end -->")
+DOSE_RESULTS = ("<!-- dose-results:start -->", "<!-- dose-results:end -->")
 DEFAULT_ARM = ("digits", "diffusion_uncond", "temperature")  # configs/quick.yaml (tests/test_survey.py checks it)
 DEFAULT_TWIN = ("digits", "perfect", "none_uncond")
 
@@ -106,13 +110,6 @@ def survey_table(survey: Path) -> str:
     return "\n".join([SURVEY[0], *lines, SURVEY[1]])
 
 
-def ci(row: dict, key: str) -> str:
-    """'mean [low, high]' of one attribution column, or '–' where it is not defined."""
-    if row[key] in ("", "nan"):
-        return "–"
-    return f"{float(row[key]):+.3f} [{float(row[key + '_low']):+.3f}, {float(row[key + '_high']):+.3f}]"
-
-
 def attribution_table(folder: Path) -> str:
     """The default's attribution table, from attribution.csv."""
     lines = ["| arm | head share change | tail share change | extinct change | head up and tail down | head flagged "
@@ -128,6 +125,52 @@ def attribution_table(folder: Path) -> str:
     return "\n".join([ATTRIBUTION[0], *lines, ATTRIBUTION[1]])
 
 
+def remedy_results(folder: Path) -> str:
+    """Per dataset (a folder of `vision-collapse remedy` under FOLDER): each arm's tail and head change, what the
+    remedy gave back against the untreated arm (paired by seed), the flags and the cost; skipped remedies with
+    their reason."""
+    lines = ["| dataset | arm | seeds | tail share change | gave back to the tail | head share change | gave back to "
+             "the head | head, tail at the last generation (real subset of seed 0) | unrecognisable at the last "
+             "generation | tail flagged (level / compounding) | real images per generation | wall time per seed, "
+             "median (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    skipped = []
+    for table in sorted(folder.glob("*/" + rf.REMEDIES)):
+        real = rf.read_table(table.parent / "untreated" / "seed_0" / rf.BASELINE)
+        real = f"({float(real[0]['head_share_calibrated']):.3f}, {float(real[0]['tail_share_calibrated']):.3f})" \
+            if real else ""
+        for r in rf.read_table(table):
+            if r["skipped"]:
+                skipped.append(f"- {table.parent.name}, `{r['arm']}`: skipped, {r['skipped']}.")
+                continue
+            lines.append(f"| {table.parent.name} | {r['arm']} | {r['seeds']} | {ci(r, 'tail_change')} | "
+                         f"{ci(r, 'tail_effect')} | {ci(r, 'head_change')} | {ci(r, 'head_effect')} | "
+                         f"{float(r['head_last']):.3f}, {float(r['tail_last']):.3f} {real} | "
+                         f"{float(r['unrecognisable_last']):.2f} | "
+                         f"{float(r['tail_level_share']):.0%} / {float(r['tail_compounding_share']):.0%} | "
+                         f"{float(r['real_per_generation']):.0f} | {float(r['wall_seconds']):.0f} |")
+    return "\n".join([REMEDY_RESULTS[0], *lines, "", *skipped, REMEDY_RESULTS[1]])
+
+
+def dose_results(folder: Path) -> str:
+    """Per dataset: the tail share at the last generation per dose, against the real subset's, and the smallest
+    dose whose seeds are flagged no more often than chance allows."""
+    lines = ["| dataset | dose | seeds | tail share at the last generation | real subset | tail flagged (level) | "
+             "P(that many flags under the null) | within chance |", "|---|---|---|---|---|---|---|---|"]
+    sentences = []
+    for table in sorted(folder.glob("*/" + rf.DOSE)):
+        rows = rf.read_table(table)
+        for r in rows:
+            lines.append(f"| {table.parent.name} | `{r['key']}={r['dose']}` | {r['seeds']} | {ci(r, 'tail_last')} | "
+                         f"{float(r['tail_real']):.3f} | {float(r['tail_level_share']):.0%} | "
+                         f"{float(r['tail_flag_p']):.3f} | {'yes' if float(r['within_chance']) == 1 else 'no'} |")
+        within = [r for r in rows if float(r["within_chance"]) == 1]
+        sentences.append(f"- {table.parent.name}: " + (
+            f"the smallest dose within chance of the real subset is `{within[0]['key']}={within[0]['dose']}`."
+            if within else "no dose tested brings the tail back within chance of the real subset."))
+    return "\n".join([DOSE_RESULTS[0], *lines, "", *sentences, DOSE_RESULTS[1]])
+
+
 def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
     """`text` with everything from the start marker to the end marker replaced by `block`."""
     start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
@@ -139,12 +182,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
     parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
+    parser.add_argument("--remedies", type=Path, help="a folder of `vision-collapse remedy` folders, one per dataset")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args()
     text = args.readme.read_text()
     text = replace_block(text, (doc.START, doc.END), doc.config_table())
     text = replace_block(text, (columns.START, columns.END), columns.columns_tables())
     text = replace_block(text, (causes.START, causes.END), causes.causes_table())
+    text = replace_block(text, (remedies.START, remedies.END), remedies.remedies_table())
+    if args.remedies:
+        text = replace_block(text, REMEDY_RESULTS, remedy_results(args.remedies))
+        text = replace_block(text, DOSE_RESULTS, dose_results(args.remedies))
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))

@@ -21,6 +21,7 @@ import numpy as np
 
 from vision_collapse import run_folder as rf
 from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, run_arms
+from vision_collapse.loop.launch import launch_from_args
 from vision_collapse.loop.multiseed import parse_seeds
 
 ARMS = [
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     if not args.tables_only:
-        run_arms(args.config, [], ARMS, seeds, args.out, args.jobs)
+        run_arms(args.config, [], ARMS, seeds, args.out, launch_from_args(args))
     rows = arm_table(args.out, ARMS, seeds, "oracle")
     web = {arm.name: web_means(args.out / arm.name, seeds) for arm in ARMS}
     text = markdown(rows, web, f"python scripts/scrape_filters.py --seeds {args.seeds}")

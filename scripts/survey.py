@@ -29,6 +29,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
 from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, paired, run_arms, seed_changes
 from vision_collapse.loop.attribute import PERFECT_OVERRIDES
+from vision_collapse.loop.launch import launch_from_args
 from vision_collapse.loop.multiseed import parse_seeds
 from vision_collapse.metrics.aggregate import mean_ci
 
@@ -96,7 +97,7 @@ def model_overrides(model: str) -> list[str]:
     return out
 
 
-def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: list[int], out: Path, jobs: int,
+def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: list[int], out: Path, launch,
                 overrides: list[str], run: bool) -> list[dict]:
     """Run (unless `run` is false) every chosen arm of every model on one dataset and return the table's rows,
     each with its model effect against the perfect generator's arm of the same pipeline, paired by seed."""
@@ -111,7 +112,7 @@ def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: 
         for model in [PERFECT, *[m for m in models if m != PERFECT]]:
             if chosen[model]:
                 run_arms(config, [*model_overrides(model), *overrides], [a for a, _ in chosen[model]], seeds,
-                         out / dataset / model, jobs)
+                         out / dataset / model, launch)
     perfect = {a.name: {s: seed_changes(rf.seed_dir(out / dataset / PERFECT / a.name, s)) for s in seeds}
                for a, _ in chosen[PERFECT]}
     rows = []
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in args.datasets.split(","):
             models = args.models.split(",") if args.models else list(DEFAULT_MODELS.get(dataset, MODELS))
             rows = survey_rows(dataset, models, args.arms.split(",") if args.arms else None, seeds, args.out,
-                               args.jobs, args.overrides, not args.tables_only)
+                               launch_from_args(args), args.overrides, not args.tables_only)
             rf.write_csv(args.out / dataset / "survey.csv", rows)
             tables.append(markdown(dataset, rows, real_shares(args.out / dataset, seeds)) + "\n"
                           + quality_markdown(args.out / dataset, models, seeds))

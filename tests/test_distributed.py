@@ -16,8 +16,12 @@ from vision_collapse.cli import main
 from helpers import LIGHT_RUN
 
 # Several shards per generation, so both processes draw and judge some; a batch both can split evenly.
+# CAS's classifier, trained by the main process alone, makes each generation's evaluation outlast TIMEOUT_SECONDS.
 TINY = ["loop.generations=2", "model.channels=[8,16]", "train.steps=60", "train.batch_size=64", "loop.shard_size=128",
-        "eval.samples_per_class=20", *LIGHT_RUN]
+        "eval.samples_per_class=20", *LIGHT_RUN, "eval.cas_epochs=60"]
+
+
+TIMEOUT_SECONDS = 2
 
 
 def _free_port() -> int:
@@ -41,7 +45,10 @@ def _summary(run) -> list[dict]:
 def test_two_processes_match_one(tmp_path):
     single, double = tmp_path / "single", tmp_path / "double"
     assert main(["run", "configs/neutral.yaml", *TINY, "--out", str(single)]) == 0
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    # A collective timeout (2 s) shorter than the main process's evaluation of a generation: the others must wait
+    # for it outside the collectives that timeout governs.
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
+           "VISION_COLLAPSE_TIMEOUT_MINUTES": str(TIMEOUT_SECONDS / 60)}
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port()),
@@ -49,6 +56,7 @@ def test_two_processes_match_one(tmp_path):
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "between 2 processes (gloo)" in done.stdout
+    assert max(r["eval_seconds"] for r in _summary(double)) > TIMEOUT_SECONDS  # the evaluation outlasted it
 
     # The same folder: every file the single process wrote, and nothing else (no second writer's leftovers).
     assert _files(double) == _files(single)

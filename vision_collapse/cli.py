@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from vision_collapse.errors import UserError
+from vision_collapse.loop.launch import add_launch_options, launch_from_args
 
 DEFAULT_CONFIG = Path("configs/quick.yaml")
 
@@ -35,8 +35,18 @@ def _parser() -> argparse.ArgumentParser:
                            help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides")
     attribute.add_argument("--seeds", default="0-4", metavar="LIST", help="seeds per arm, e.g. 0-4 (default)")
     attribute.add_argument("--out", type=Path, help="attribution folder (default runs/<config name>_attribution)")
-    attribute.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                           help="runs at once, as separate processes (default: the core count)")
+    add_launch_options(attribute)
+    remedy = sub.add_parser("remedy", help="run a config and, per remedy that applies, the config with it on")
+    remedy.add_argument("items", nargs="*", metavar="CONFIG|KEY=VALUE",
+                        help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides")
+    remedy.add_argument("--seeds", default="0-4", metavar="LIST", help="seeds per arm, e.g. 0-4 (default)")
+    remedy.add_argument("--only", metavar="NAME,...",
+                        help="only these remedies (README's remedy table), e.g. keep_real,accumulate")
+    remedy.add_argument("--dose", metavar="KEY=V1,V2,...",
+                        help="run KEY at each value instead (on top of the --only remedies' switches) and write "
+                             "dose.csv and dose.png, e.g. --only keep_real --dose loop.real_fraction=0,0.05,0.1,0.2")
+    remedy.add_argument("--out", type=Path, help="remedy folder (default runs/<config name>_remedies)")
+    add_launch_options(remedy)
     data = sub.add_parser("datasets", help="list the datasets and where they are looked for, or one dataset's counts")
     data.add_argument("items", nargs="*", metavar="NAME|CONFIG|KEY=VALUE",
                       help="a dataset name or YAML config, then overrides such as data.root=~/data/dogs data.n_max=100")
@@ -158,10 +168,8 @@ def cmd_attribute(args) -> int:
     config_path, overrides = _split_items(args.items)
     if config_path is None:
         raise UserError("attribute needs a YAML config, e.g. vision-collapse attribute configs/quick.yaml")
-    if args.jobs < 1:
-        raise UserError(f"--jobs must be >= 1, not {args.jobs}")
     out = args.out or Path("runs") / f"{config_path.stem}_attribution"
-    rows = attribute(config_path, overrides, parse_seeds(args.seeds), out, args.jobs)
+    rows = attribute(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args))
     plot_attribution(rows, out / rf.ATTRIBUTION_PLOT)
     for r in rows:
         print(f"{r['label']:60} head {r['head_change']:+.3f} [{r['head_change_low']:+.3f}, {r['head_change_high']:+.3f}]"
@@ -176,6 +184,38 @@ def cmd_attribute(args) -> int:
               f", tail {full['model_effect_tail']:+.3f} [{full['model_effect_tail_low']:+.3f}, "
               f"{full['model_effect_tail_high']:+.3f}] (paired by seed)")
     print(f"wrote {out / rf.ATTRIBUTION}, {out / rf.ATTRIBUTION_PLOT}")
+    return 0
+
+
+def cmd_remedy(args) -> int:
+    """vision-collapse remedy CONFIG [KEY=VALUE ...] [--seeds 0-4] [--only NAME,...] [--dose KEY=V1,...]."""
+    from vision_collapse import run_folder as rf
+    from vision_collapse.loop.multiseed import parse_seeds
+    from vision_collapse.loop.remedy import remedy
+    from vision_collapse.viz.attribution import plot_attribution
+    from vision_collapse.viz.dose import plot_dose
+    from vision_collapse.viz.report_compare import ci as _ci
+
+    config_path, overrides = _split_items(args.items)
+    if config_path is None:
+        raise UserError("remedy needs a YAML config, e.g. vision-collapse remedy configs/quick.yaml")
+    out = args.out or Path("runs") / f"{config_path.stem}_remedies"
+    rows = remedy(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args), args.only, args.dose)
+    if args.dose:
+        plot_dose(rows, out / rf.DOSE_PLOT)
+        for r in rows:
+            print(f"{r['key']}={r['dose']:8} tail at the last generation {_ci(r, 'tail_last')} (real subset "
+                  f"{float(r['tail_real']):.3f}); flagged beyond chance in {float(r['tail_level_share']):.0%} of "
+                  f"{r['seeds']} seeds{' (within chance)' if float(r['within_chance']) == 1 else ''}")
+        print(f"wrote {out / rf.DOSE}, {out / rf.DOSE_PLOT}")
+        return 0
+    ran = [r for r in rows if not r["skipped"]]
+    plot_attribution(ran, out / rf.REMEDIES_PLOT, "What each remedy leaves: the untreated config, then each remedy on")
+    for r in ran:
+        gave = "" if r["arm"] == "untreated" else f"  gave back: tail {_ci(r, 'tail_effect')}, head {_ci(r, 'head_effect')}"
+        print(f"{r['label']:50} head {_ci(r, 'head_change')}  tail {_ci(r, 'tail_change')}{gave}  "
+              f"real/gen {float(r['real_per_generation']):.0f}  {float(r['wall_seconds']):.0f}s")
+    print(f"wrote {out / rf.REMEDIES}, {out / rf.REMEDIES_PLOT}")
     return 0
 
 
@@ -299,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": cmd_run, "attribute": cmd_attribute, "datasets": cmd_datasets, "grid": cmd_grid,
-                    "plot": cmd_plot, "evaluate": cmd_evaluate,
+        commands = {"run": cmd_run, "attribute": cmd_attribute, "remedy": cmd_remedy, "datasets": cmd_datasets,
+                    "grid": cmd_grid, "plot": cmd_plot, "evaluate": cmd_evaluate,
                     "compare": cmd_compare, "export": cmd_export, "report": cmd_report}
         return commands[args.command](args)
     except UserError as exc:

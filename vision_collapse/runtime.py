@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import timedelta
 from typing import Callable, TypeVar
 
 import torch
@@ -17,6 +18,7 @@ import torch.distributed as dist
 from vision_collapse.errors import UserError
 
 T = TypeVar("T")
+WAIT_MINUTES = 24 * 60  # how long the other processes wait for the main process's own work
 
 
 class Runtime:
@@ -27,11 +29,18 @@ class Runtime:
         self.device, self.rank, self.world = torch.device("cpu"), 0, 1
         if launched_processes() > 1 or torch.cuda.is_available():
             from accelerate import Accelerator  # imported late: slow to import, and a CPU process needs none of it
+            from accelerate.utils import InitProcessGroupKwargs
 
             # Precision is the trainer's own business (train.precision), so accelerate adds no autocast.
-            self.accelerator = Accelerator(mixed_precision="no")
+            limit = InitProcessGroupKwargs(timeout=timedelta(minutes=timeout_minutes()))
+            self.accelerator = Accelerator(mixed_precision="no", kwargs_handlers=[limit])
             self.device = self.accelerator.device
             self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        # The others wait for the main process's work alone (its judge, its evaluation, its files) in a group of
+        # their own, whose timeout outlasts any evaluation: in the default group a long evaluation would pass
+        # the collective timeout (NCCL's is minutes) and kill the run.
+        self.waiting = dist.new_group(backend="gloo", timeout=timedelta(minutes=WAIT_MINUTES)) \
+            if self.world > 1 else None
 
     @property
     def is_main(self) -> bool:
@@ -44,9 +53,9 @@ class Runtime:
         return self.device.type == "cuda"
 
     def barrier(self) -> None:
-        """Wait until every process gets here."""
+        """Wait until every process gets here (however long the main process's own work takes)."""
         if self.world > 1:
-            self.accelerator.wait_for_everyone()
+            dist.barrier(group=self.waiting)
 
     def gather(self, obj: T) -> list[T]:
         """Every process's `obj`, in rank order (on every process)."""
@@ -66,7 +75,9 @@ class Runtime:
                 result = fn()
             except Exception as exc:  # noqa: BLE001 - re-raised below, after the others have heard of it
                 failure, error = exc, str(exc) if isinstance(exc, UserError) else f"the main process stopped: {exc}"
-        error = self.gather(error)[0]  # also the barrier: the others wait for main's files
+        out: list = [None] * self.world
+        dist.all_gather_object(out, error, group=self.waiting)  # also the barrier: the others wait for main's files
+        error = out[0]
         if failure is not None:
             raise failure
         if error is not None:
@@ -85,6 +96,16 @@ class Runtime:
         """The module on this device; wrapped in DistributedDataParallel when there are several processes."""
         module.to(self.device)
         return self.accelerator.prepare_model(module) if self.world > 1 else module
+
+
+def timeout_minutes() -> float:
+    """The process group's timeout for the collectives of shared work (training steps, sampling shards):
+    VISION_COLLAPSE_TIMEOUT_MINUTES, default 30. Waiting for the main process's work alone has its own."""
+    text = os.environ.get("VISION_COLLAPSE_TIMEOUT_MINUTES", "30")
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"VISION_COLLAPSE_TIMEOUT_MINUTES={text!r} must be a number of minutes, e.g. 30") from None
 
 
 def launched_processes() -> int:

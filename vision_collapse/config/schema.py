@@ -34,7 +34,7 @@ LabelSampling = Literal["proportional", "original", "original_exact", "uniform"]
 LabelSource = Literal["conditioning", "classifier", "none"]
 Init = Literal["scratch", "finetune"]
 CurationBy = Literal["labeller", "judge"]
-Backbone = Literal["judge", "inception"]
+Correction = Literal["none", "drop", "relabel"]
 
 DATASETS = typing.get_args(DatasetName)
 IMBALANCE_PROFILES = typing.get_args(ImbalanceProfile)
@@ -165,6 +165,10 @@ class TrainConfig:
     precision: Precision = "auto"
     compile: bool = False  # torch.compile the UNet (GPU; the first steps pay the compile time)
     hflip: bool = False  # random horizontal flips, done on the device; for photos, never for digits or text
+    # Class-balanced loss (a remedy, after CBDM, Qin et al. CVPR 2023): each training item's loss is weighted by
+    # the inverse of its class's share in this generation's training set, so every class carries equal weight.
+    # Needs a conditional diffusion or VAE model (a GMM fits each class on its own already).
+    class_balance: bool = False
 
     def __post_init__(self):
         check_choices(self, "train")
@@ -238,6 +242,18 @@ class LoopConfig:
     # with the sample count; it is also the sampling batch. Each shard has its own seed, so changing it
     # changes the draws.
     shard_size: int = 512
+    # Expert correction (a remedy, after Gillman et al. 2024, self-correcting self-consuming loops): an expert
+    # classifier, neither the judge nor the labeller (RUN/expert.pt, trained once on a balanced draw of the judge
+    # pool with its own seed), checks each sample's carried label before curation. 'drop' redraws a sample
+    # whose expert label disagrees (up to 10 times, for the same conditioning label); 'relabel' gives it the
+    # expert's label; 'none' turns it off. Needs a conditional run, whose samples carry a label.
+    correction: Correction = "none"
+    correction_strength: float = 1.0  # the share of samples the expert checks (each chosen at random)
+    # Neon (a remedy, Alemohammad, Wang and Baraniuk, ICLR 2026): after a generation's model theta is trained,
+    # a copy is fine-tuned for neon_steps on theta's own samples (theta_self), and the generation samples from
+    # (1 + neon_weight) theta - neon_weight theta_self. 0 turns it off; diffusion and VAE models only.
+    neon_weight: float = 0.0
+    neon_steps: int = 50  # optimiser steps of the self-trained copy (its batch size and lr: train.*)
 
     def __post_init__(self):
         check_choices(self, "loop")
@@ -264,6 +280,10 @@ class LoopConfig:
         _check(self.curation == 1 or self.curation_choice == 1,
                "loop.curation (top fraction) and loop.curation_choice (K-choice) are two curations; set one of "
                "them to 1")
+        _check(0 <= self.correction_strength <= 1,
+               "loop.correction_strength must lie in [0, 1], e.g. loop.correction_strength=0.5 (the share checked)")
+        _check(self.neon_weight >= 0, "loop.neon_weight must be >= 0, e.g. loop.neon_weight=0.5 (0 turns Neon off)")
+        _check(self.neon_steps >= 1, "loop.neon_steps must be >= 1, e.g. loop.neon_steps=50")
 
     @property
     def oversampling(self) -> float:
@@ -326,10 +346,14 @@ class EvalConfig:
     reject_confidence: float = 0.005  # the judge's top probability below its this-quantile
     reject_feature_distance: float = 0.01  # 5-nearest distance in judge features, over the feature norm
     reject_pixel_distance: float = 0.03  # 5-nearest distance in pixels (thumbnails of at most 16 x 16)
-    # Feature space for FID/KID/PRDC: 'judge' (the reference classifier, offline) or 'inception'
-    # (torchmetrics' FID InceptionV3; needs its weights cached or eval.inception_weights)
-    backbone: Backbone = "judge"
+    # Feature space for FID/KID/PRDC: 'judge' (the reference classifier, offline), 'inception' (torchmetrics'
+    # FID InceptionV3; needs its weights cached or eval.inception_weights) or 'timm:MODEL', any model of the timm
+    # package (pip install 'vision-collapse[timm]'), e.g. timm:vit_small_patch14_dinov2.lvd142m (DINOv2) or
+    # timm:vit_base_patch16_clip_224.openai (CLIP), with its weights from eval.backbone_weights or timm's local
+    # cache; images are resized and normalised by the model's own data config. Nothing is ever downloaded.
+    backbone: str = "judge"
     inception_weights: str = ""  # path to pt_inception-2015-12-05-6726825d.pth for eval.backbone=inception
+    backbone_weights: str = ""  # eval.backbone=timm:MODEL: a local weights file (.safetensors or a torch state dict)
 
     def __post_init__(self):
         check_choices(self, "eval")
@@ -345,6 +369,13 @@ class EvalConfig:
         _check(self.cas_epochs >= 0, "eval.cas_epochs must be >= 0 (0 turns CAS off)")
         _check(min(self.kid_subset_size, self.kid_subsets, self.prdc_k) >= 1,
                "eval.kid_subset_size, kid_subsets and prdc_k must be >= 1")
+        _check(self.backbone in ("judge", "inception") or (self.backbone.startswith("timm:") and
+                                                            len(self.backbone) > len("timm:")),
+               f"unknown eval.backbone {self.backbone!r}; use judge, inception or timm:MODEL, e.g. "
+               "eval.backbone=timm:vit_small_patch14_dinov2.lvd142m")
+        _check(not self.backbone_weights or self.backbone.startswith("timm:"),
+               "eval.backbone_weights names a timm model's weights; set eval.backbone=timm:MODEL (InceptionV3 takes "
+               "eval.inception_weights)")
         _check(all(0 <= r < 0.5 for r in self.reject_rates),
                "eval.reject_confidence, reject_feature_distance and reject_pixel_distance must lie in [0, 0.5), "
                "e.g. 0.01")
@@ -391,6 +422,21 @@ class ExperimentConfig:
                "model.kind=real draws real images as they are; set model.temperature=1")
         _check(self.model.kind not in ("gmm", "real") or self.loop.init == "scratch",
                "loop.init=finetune needs a model trained by steps; use model.kind=diffusion or vae")
+        stepped = self.model.kind in ("diffusion", "vae")
+        _check(stepped or not self.train.class_balance,
+               f"train.class_balance weights a loss that model.kind={self.model.kind} does not have (a GMM fits "
+               "each class on its own already), so it would change nothing; set train.class_balance=false")
+        _check(self.conditional or not self.train.class_balance,
+               "train.class_balance weights items by their class, but an unconditional run's synthetic labels are "
+               "the judge's bookkeeping; set loop.label_source=conditioning (or classifier), or "
+               "train.class_balance=false")
+        _check(stepped or self.loop.neon_weight == 0,
+               f"loop.neon_weight merges the weights of a model trained by steps; model.kind={self.model.kind} has "
+               "none, so set loop.neon_weight=0 (or use model.kind=diffusion or vae)")
+        _check(self.conditional or self.loop.correction == "none",
+               f"loop.correction={self.loop.correction} checks the label a sample carries, but an unconditional "
+               "run's samples carry none; set loop.label_source=conditioning (or classifier), or "
+               "loop.correction=none")
 
     @property
     def conditional(self) -> bool:

@@ -7,20 +7,17 @@ and re-running the same command resumes every unfinished seed.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.errors import UserError
+from vision_collapse.loop.launch import Job, Launch, add_launch_options, run_jobs
 from vision_collapse.loop.multiseed import write_aggregate
 from vision_collapse.metrics.aggregate import mean_ci
 
@@ -35,11 +32,12 @@ class Arm:
 
 
 def add_arm_options(parser, seeds: str, out: str) -> None:
-    """The options every script over arms shares: --seeds, --jobs, --out and --tables-only."""
+    """The options every script over arms shares: --seeds, --out, --tables-only and how jobs start (--jobs,
+    --launcher, --gpus, --slurm-*)."""
     parser.add_argument("--seeds", default=seeds, help=f"seeds to run, e.g. 0,1,2 or 0-4 (default {seeds})")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at once, each with an equal share of the cores")
     parser.add_argument("--out", type=Path, default=Path(out), help=f"where the arms' folders go (default {out})")
     parser.add_argument("--tables-only", action="store_true", help="tabulate the runs finished so far, run nothing")
+    add_launch_options(parser)
 
 
 def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> None:
@@ -60,40 +58,21 @@ def run_arms(
     arms: list[Arm],
     seeds: list[int],
     out: Path,
-    jobs: int,  # processes at once; each gets cores // jobs threads
+    launch: Launch | int,  # how jobs start; an int: that many local processes at once
     log: Callable[[str], None] = print,
 ) -> None:
     """Run (or resume) every arm and seed into OUT/<arm>/seed_<s>/, then write each arm's aggregate.csv."""
     check_arms(config, overrides, arms)
+    launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     out = Path(out)
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
-    todo = [(arm, s) for arm in arms for s in seeds
-            if not (rf.seed_dir(out / arm.name, s) / rf.DONE).is_file()]
-    log(f"{len(arms)} arm(s) x {len(seeds)} seed(s): {len(todo)} run(s) to do, {jobs} at a time")
-    # Threads split between the processes: two CPU-heavy processes on two cores otherwise slow each other 10x.
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), "TQDM_DISABLE": "1"}
-    running: list[tuple[subprocess.Popen, Arm, int, object]] = []
-    failed: list[str] = []
-    bar = tqdm(total=len(todo), desc="runs", disable=None)
-    while todo or running:
-        while todo and len(running) < jobs:
-            arm, s = todo.pop(0)
-            folder = rf.seed_dir(out / arm.name, s)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(out / rf.ARM_LOGS / f"{arm.name}_seed_{s}.log", "w")
-            proc = subprocess.Popen(_job_command(config, overrides, arm, s, folder), stdout=handle,
-                                    stderr=subprocess.STDOUT, env=env)
-            running.append((proc, arm, s, handle))
-        time.sleep(0.5)
-        for entry in [r for r in running if r[0].poll() is not None]:
-            proc, arm, s, handle = entry
-            handle.close()
-            running.remove(entry)
-            bar.update(1)
-            if proc.returncode != 0:
-                lines = (out / rf.ARM_LOGS / f"{arm.name}_seed_{s}.log").read_text().strip().splitlines()
-                failed.append(f"{arm.name} seed {s}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    bar.close()
+    todo = [Job(f"{arm.name}_seed_{s}", _job_command(config, overrides, arm, s, rf.seed_dir(out / arm.name, s)))
+            for arm in arms for s in seeds if not (rf.seed_dir(out / arm.name, s) / rf.DONE).is_file()]
+    where = f"{launch.processes} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
+    log(f"{len(arms)} arm(s) x {len(seeds)} seed(s): {len(todo)} run(s) to do, {where}")
+    for arm in arms:
+        (out / arm.name).mkdir(parents=True, exist_ok=True)
+    failed = run_jobs(todo, out / rf.ARM_LOGS, launch, log)
     for arm in arms:
         if rf.seed_dirs(out / arm.name):
             write_aggregate(out / arm.name)
@@ -158,12 +137,14 @@ def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
     return paired(changes.get(minuend, {}), changes.get(subtrahend, {}), key)
 
 
-def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perfect: str = "") -> list[dict]:
+def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perfect: str = "",
+              added: bool = False) -> list[dict]:
     """One row per arm: mean change and 95% CI of head, tail and extinction across seeds (and the last
     generation's head and tail shares), the share of seeds
     with head up and tail down and of seeds flagged, (paired by seed) the difference from the `reference` arm
-    (what switching this arm's cause off took away) and, given a `perfect` arm, the difference from it (what the
-    model adds beyond the pipeline)."""
+    (reference - arm: what switching this arm's cause off took away; with `added`, arm - reference: what this
+    arm's change gave back) and, given a `perfect` arm, the difference from it (what the model adds beyond the
+    pipeline)."""
     changes = {arm.name: {s: seed_changes(rf.seed_dir(Path(out) / arm.name, s)) for s in seeds} for arm in arms}
     rows = []
     for arm in arms:
@@ -183,7 +164,8 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perf
             row[f"{key}_share"] = float(np.mean(values)) if values else float("nan")
         none = {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         for key in ("head", "tail"):
-            ci = _paired(changes, reference, arm.name, key) if arm.name not in (reference, perfect) else none
+            pair = (arm.name, reference) if added else (reference, arm.name)
+            ci = _paired(changes, *pair, key) if arm.name not in (reference, perfect) else none
             row.update({f"{key}_effect": ci["mean"], f"{key}_effect_low": ci["ci_low"],
                         f"{key}_effect_high": ci["ci_high"]})
             if perfect:  # what the model adds: this arm's change beyond the perfect generator's, paired by seed

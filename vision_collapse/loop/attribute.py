@@ -52,7 +52,7 @@ def attribute(
     overrides: list[str],
     seeds: list[int],
     out: Path,  # OUT/<arm>/seed_<s>/ per run, OUT/attribution.csv
-    jobs: int,
+    launch,  # a loop.launch.Launch, or an int: that many local processes at once
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Run (or resume) every arm over `seeds` and write OUT/attribution.csv; returns its rows."""
@@ -60,7 +60,7 @@ def attribute(
     out = Path(out)
     if out.is_dir() and rf.is_run(out):
         raise UserError(f"--out {str(out)!r} holds a run; choose a new folder for the attribution")
-    run_arms(config, shared_overrides(config, overrides, log), arms, seeds, out, jobs, log)
+    run_arms(config, shared_overrides(config, overrides, log), arms, seeds, out, launch, log)
     rows = arm_table(out, arms, seeds, AS_CONFIGURED, PERFECT)
     rf.write_csv(out / rf.ATTRIBUTION, rows)
     return rows

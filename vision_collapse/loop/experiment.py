@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -24,11 +25,11 @@ from vision_collapse.loop.instrument import (
     run_judge,
     write_chance_table,
 )
-from vision_collapse.loop.labels import load_or_train_labeller, needs_labeller
+from vision_collapse.loop.labels import load_or_train_expert, load_or_train_labeller, needs_labeller
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.loop.web import scrape_training_set
-from vision_collapse.metrics.backbone import feature_extractor
+from vision_collapse.metrics.backbone import backbone_record, feature_extractor
 from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
 from vision_collapse.metrics.junk import recogniser_report
@@ -55,7 +56,8 @@ def session_info(cfg: ExperimentConfig) -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = None
     rt = runtime()
-    return {"python": platform.python_version(), **versions, "device": str(rt.device), "processes": rt.world,
+    return {"python": platform.python_version(), **versions, **backbone_record(cfg.eval), "device": str(rt.device),
+            "processes": rt.world,
             "precision": "bf16" if uses_bf16(cfg.train) else "fp32", "commit": commit}
 
 
@@ -74,6 +76,10 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     if labeller is not None:
         log(f"pseudo-labeller: held-out accuracy {labeller.accuracy:.3f} (trained on the imbalanced subset)")
     ref = build_reference(real, judge, labeller, feature_extractor(cfg.eval, judge), cfg, floors_in(run))
+    if cfg.loop.correction != "none":
+        expert = rt.main_first(lambda: load_or_train_expert(run, real, cfg))
+        log(f"expert: held-out accuracy {expert.accuracy:.3f} (trained on a balanced draw of the judge pool)")
+        ref = replace(ref, expert=expert)
     smaller = [f"{real.pool.class_names[r['class_index']]} at {r['n']}" for r in ref.floors
                if r["n"] < cfg.eval.samples_per_class]
     if smaller:

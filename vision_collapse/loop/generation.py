@@ -11,6 +11,7 @@ import torch
 
 from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
+from vision_collapse.loop.correction import correction_summary
 from vision_collapse.loop.evaluate_images import write_tables
 from vision_collapse.loop.instrument import add_chance
 from vision_collapse.loop.sampling import curate_shards, draw_shards
@@ -21,6 +22,7 @@ from vision_collapse.metrics.classifier import Prediction
 from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
 from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
+from vision_collapse.models.neon import neon
 from vision_collapse.models.training import batch_generator
 from vision_collapse.runtime import runtime
 
@@ -50,6 +52,9 @@ def train_model(gen: Generation) -> tuple[GenerativeModel, list[float]]:
         model = build_model(cfg, resolution, channels, data.num_classes)
     try:
         losses = model.fit(data, train, batch_generator(gen.seed("train")), checkpoint=gen.folder / rf.CHECKPOINT)
+        if cfg.loop.neon_weight > 0:  # the generation samples from, and keeps, the extrapolated weights
+            model = neon(model, data, train, cfg.loop.neon_weight, cfg.loop.neon_steps, gen.seed("neon"),
+                         gen.seed("neon_train"))[0]
     except TrainingDiverged as exc:
         raise UserError(f"generation {gen.index}: {exc}; lower train.lr (now {cfg.train.lr})") from None
     return model, losses
@@ -64,7 +69,8 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
     if cfg.conditional:
         cond = sampling_labels(gen.train_set, ref.real, drawn, cfg.loop.label_sampling,
                                np.random.default_rng(gen.seed("labels")))
-    shards = draw_shards(gen, model, drawn, cond, "sample", ref)
+    outcomes: list[np.ndarray] = []  # expert correction's, of every drawn sample (before curation keeps some)
+    shards = tallied(draw_shards(gen, model, drawn, cond, "sample", ref), outcomes)
     if drawn > n:
         shards = curate_shards(shards, n, gen)
     if not runtime().is_main:
@@ -79,7 +85,17 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
         rf.write_shard(gen.folder, k, shard, rf.sample_ids(gen.index, stats.seen, len(shard.images)),
                        gen.train_set.class_names)
         stats.update(shard)
+    if cfg.loop.correction != "none":
+        stats.extra.update(correction_summary(outcomes))
     return stats
+
+
+def tallied(shards, outcomes: list[np.ndarray]):
+    """The shards as they are, each one's expert-correction outcomes appended to `outcomes` as it passes."""
+    for shard in shards:
+        if shard.corrections is not None:
+            outcomes.append(shard.corrections)
+        yield shard
 
 
 def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | None, ref: Reference) -> EvalSet | None:
@@ -107,6 +123,7 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
                         gen.cfg, ref, previous)
     for line in result.warnings:
         log(f"warning: {line}")
+    result.summary.update(stats.extra)  # what the sampling steps report (expert correction)
     if gen.cfg.loop.strategy == "scrape":
         result.summary.update(web_summary(gen.web))
     result.summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)

@@ -43,6 +43,34 @@ def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> 
     return labeller
 
 
+def balanced_draw(real: RealData, seed: int):
+    """As many images of every class as the scarcest class of the judge pool has, drawn without replacement."""
+    pool = real.judge_pool
+    labels = pool.labels.numpy()
+    per_class = int(np.bincount(labels, minlength=pool.num_classes).min())
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(pool.num_classes)]
+    return pool.subset(torch.from_numpy(np.sort(np.concatenate(chosen))))
+
+
+def load_or_train_expert(run: Path, real: RealData, cfg: ExperimentConfig) -> Classifier:
+    """The run's expert for loop.correction: neither the judge nor the labeller, trained once with its own seed on
+    a balanced draw of the judge pool (so it does not lean toward the head), kept in the run folder."""
+    path = Path(run) / rf.EXPERT
+    in_channels, num_classes = real.subset.images.shape[1], real.subset.num_classes
+    if path.is_file():
+        return load_classifier(path, in_channels, num_classes, cfg.judge)
+    seed = generation_seed(cfg.seed, 0, "expert")
+    train = balanced_draw(real, seed)
+    expert = train_classifier(train, real.test, cfg.judge, seed, "expert")
+    note = (f"trained on a balanced draw of {len(train)} judge-pool images ({len(train) // num_classes} per class) "
+            "with its own seed; measured on the held-out test split")
+    rf.write_json(Path(run) / rf.EXPERT_REPORT, {**classifier_report(expert, real.subset.class_names, note),
+                                                  "seed": seed})
+    save_classifier(expert, path)
+    return expert
+
+
 def confidence(probs: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
     """Each sample's score: the probability of its conditioning label, or the top probability without one."""
     if labels is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vision_collapse import run_folder as rf
+from vision_collapse.loop.correction import MAX_REDRAWS, correct_shard
 from vision_collapse.loop.labels import confidence, select_curated
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.metrics.evaluate import Reference, judge_and_features
@@ -18,8 +20,10 @@ from vision_collapse.models import GenerativeModel
 from vision_collapse.runtime import runtime
 
 
-def judge_shard(images: torch.Tensor, cond: torch.Tensor | None, ref: Reference, cfg, for_next: bool) -> Shard:
-    """Judge a drawn shard; `for_next` also labels it for the next generation and scores it for curation."""
+def judge_shard(images: torch.Tensor, cond: torch.Tensor | None, ref: Reference, cfg, for_next: bool,
+                relabelled: torch.Tensor | None = None) -> Shard:
+    """Judge a drawn shard; `for_next` also labels it for the next generation (`relabelled`: the labels expert
+    correction gave it) and scores it for curation."""
     judged, features = judge_and_features(ref.judge, ref.features, images)
     if not for_next:  # evaluation samples: they stand for the class they were drawn for
         return Shard(images, cond, cond, judged, features)
@@ -27,6 +31,7 @@ def judge_shard(images: torch.Tensor, cond: torch.Tensor | None, ref: Reference,
     tagged = ref.labeller.predict(images) if ref.labeller is not None else None
     carried = {"conditioning": cond, "none": judged.labels,
                "classifier": tagged.labels if tagged is not None else None}[source]
+    carried = carried if relabelled is None else relabelled
     score = None
     if cfg.loop.curating:
         scorer = tagged if cfg.loop.curation_by == "labeller" else judged
@@ -54,7 +59,15 @@ def draw_shards(
             lo, hi = k * size, min(n, (k + 1) * size)
             y = None if labels is None else labels[lo:hi]
             images = model.sample(hi - lo, y, torch.Generator().manual_seed(gen.seed(stream, k)))
-            mine = judge_shard(images, y, ref, gen.cfg, for_next=stream == "sample")
+            relabelled, outcomes = None, None
+            if stream == "sample" and gen.cfg.loop.correction != "none":
+                images, relabelled, outcomes = correct_shard(
+                    images, y, ref, gen.cfg.loop, np.random.default_rng(gen.seed("correction", k)),
+                    lambda m, yy, r: model.sample(m, yy, torch.Generator().manual_seed(
+                        gen.seed("redraw", k * (MAX_REDRAWS + 1) + r))))
+            mine = judge_shard(images, y, ref, gen.cfg, stream == "sample", relabelled)
+            if outcomes is not None:
+                mine = replace(mine, corrections=outcomes)
         for shard in rt.gather(mine):
             if rt.is_main and shard is not None:
                 bar.update(len(shard.images))

@@ -159,6 +159,10 @@ SUMMARY = (
     Column(("leaked_synthetic_share", "leaked_newest_share"),
            "the share of generated images among the scraped images that went into training, and the share of those "
            "that the newest earlier generation made (per item and source generation: `gen_XXX/web.csv`)", WEB),
+    Column(("expert_checked_share", "expert_disagreed_share", "expert_redraws", "expert_unresolved_share"),
+           "`loop.correction`: of every sample drawn (before curation), the share the expert checked, the share "
+           "whose carried label it disagreed with (dropped and redrawn, or relabelled), the redraws that took, and "
+           "the share still disagreeing after 10 redraws (kept as they are)", TRAINING),
     Column(("train_size", "real_fraction"), "images in the training set, and the share of them that is real",
            TRAINING),
     Column(("train_seconds", "sample_seconds", "eval_seconds"),

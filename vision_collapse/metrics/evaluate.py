@@ -54,6 +54,7 @@ class Reference:
     recognition: np.ndarray | None = None  # per true class, the share of calibration images the recogniser accepts
     recognised_confusion: np.ndarray | None = None  # P(judged j | true i, recognised) on the calibration images
     judge_means: torch.Tensor | None = None  # per class, the mean judge feature of its real test images
+    expert: Classifier | None = None  # loop.correction's expert, which checks each sample's carried label
     prior: np.ndarray = field(init=False)  # class shares of the real subset
     real_variance: float = field(init=False)  # total pixel variance of the real subset
 

@@ -22,6 +22,7 @@ class Shard:
     judged: Prediction  # the judge's view
     features: torch.Tensor  # backbone features (the judge's own when eval.backbone=judge)
     score: np.ndarray | None = None  # curation score; None when not curating
+    corrections: np.ndarray | None = None  # loop.correction: each sample's outcome (loop/correction.py); else None
 
     def select(self, keep: np.ndarray) -> "Shard":
         """The samples where `keep` (a boolean mask) is true."""
@@ -29,7 +30,8 @@ class Shard:
         return replace(self, images=self.images[pick], carried=self.carried[pick], features=self.features[pick],
                        conditioning=None if self.conditioning is None else self.conditioning[pick],
                        judged=Prediction(*(t[pick] for t in self.judged)),
-                       score=None if self.score is None else self.score[keep])
+                       score=None if self.score is None else self.score[keep],
+                       corrections=None if self.corrections is None else self.corrections[keep])
 
     @classmethod
     def from_arrays(cls, z: dict[str, np.ndarray]) -> "Shard":
@@ -82,6 +84,7 @@ class SampleStats:
         self.in_subset = torch.zeros(n, dtype=torch.bool)
         self.in_subset[torch.randperm(n, generator=generator)[:max_features]] = True
         self.seen = 0
+        self.extra: dict = {}  # summary columns the loop's sampling steps add (expert correction)
         self.unrecognised = 0  # samples the recogniser rejects
         self.recognised = np.zeros(num_classes, dtype=np.int64)  # judged class counts of recognisable samples
         self.rejected = np.zeros(num_classes, dtype=np.int64)  # judged class counts of unrecognisable samples

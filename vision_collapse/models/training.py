@@ -68,6 +68,21 @@ def resident(images: torch.Tensor) -> torch.Tensor:
     return images.to(device) if images.numel() <= DEVICE_DATA_SHARE * free else images.pin_memory()
 
 
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-item loss weights N / (K n_c) for train.class_balance (K classes present, n_c items of the item's class):
+    every present class's items sum to N / K, and the weights average 1, so the loss keeps its scale."""
+    counts = torch.bincount(labels, minlength=num_classes).double()
+    present = int((counts > 0).sum())
+    return (len(labels) / (present * counts.clamp(min=1)))[labels].float()
+
+
+def weighted_loss(per_item: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The batch's loss: the mean of per-item losses, weighted by `weights` (train.class_balance) when given."""
+    if weights is None:
+        return per_item.mean()
+    return (per_item * weights.to(per_item.dtype)).mean()
+
+
 def my_share(batch: torch.Tensor) -> torch.Tensor:
     """This process's slice of a batch every process drew alike; the whole batch in a single process."""
     rt = runtime()

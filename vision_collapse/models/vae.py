@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.models.training import Checkpoint, my_share, optimise, resident
+from vision_collapse.models.training import Checkpoint, class_weights, my_share, optimise, resident, weighted_loss
 from vision_collapse.runtime import compute_device
 
 
@@ -69,6 +69,11 @@ class VAEModel:
         self.shape = (channels, resolution)
         self.net = ConvVAE(resolution, channels, cfg.channels, cfg.latent_dim, num_classes if conditional else 0)
 
+    @property
+    def network(self) -> torch.nn.Module:
+        """The trained weights (encoder and decoder)."""
+        return self.net
+
     def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
             checkpoint: Path | None = None) -> list[float]:
         """Maximise the ELBO (Bernoulli likelihood on [0, 1] pixels) for `train.steps` steps (resuming a
@@ -77,6 +82,7 @@ class VAEModel:
         net = self.net.to(device).train()
         images, y_all = resident(data.images), data.labels.to(device)
         batch = train.batch_size
+        weights = class_weights(y_all, self.num_classes) if train.class_balance else None
 
         def loss_at_step(model) -> torch.Tensor:
             idx = torch.randint(len(data), (batch,), generator=generator, device=device)
@@ -84,6 +90,10 @@ class VAEModel:
             x = my_share(images[idx.to(images.device)].to(device, non_blocking=True).float() / 255.0)
             labels = my_share(y_all[idx]) if self.conditional else None
             logits, mean, logvar = model(x, labels, noise)
+            if weights is not None:
+                recon = F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
+                kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), 1)
+                return weighted_loss(recon + kl, my_share(weights[idx]))
             recon = F.binary_cross_entropy_with_logits(logits.float(), x, reduction="sum")
             kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
             return (recon + kl) / len(x)

@@ -241,13 +241,16 @@ def multiseed_page(root: Path) -> str:
 
 
 def write_report(run: Path) -> Path:
-    """Draw the plots, the mosaic and the verdict, then write RUN/report.html (an `attribute` folder: its
-    attribution page); returns its path."""
+    """Draw the plots, the mosaic and the verdict, then write RUN/report.html (an `attribute` or `remedy` folder:
+    its page); returns its path."""
     from vision_collapse.viz.report_compare import attribution_page, is_attribution
+    from vision_collapse.viz.report_remedy import is_remedy, remedy_page
 
     run = Path(run)
     if is_attribution(run):
         text = attribution_page(run)
+    elif is_remedy(run):
+        text = remedy_page(run)
     else:
         rf.single_runs(run)  # a one-line error for a folder that holds no run
         text = multiseed_page(run) if rf.is_multiseed(run) else single_page(run)

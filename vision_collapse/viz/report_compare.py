@@ -32,7 +32,20 @@ def _row(label: str, v: Verdict | None) -> list[str]:
             v.line("extinct_judged").last.text(), change("fid")]
 
 
-def _verdict_blocks(named: list[tuple[str, Verdict | None]]) -> str:
+def ci(r: dict, key: str) -> str:
+    """A table cell: mean [95% interval] of a row's column, or '–' where it is not defined."""
+    if r[key] in ("", "nan") or r[key] != r[key]:
+        return "–"
+    return f"{float(r[key]):+.3f} [{float(r[key + '_low']):+.3f}, {float(r[key + '_high']):+.3f}]"
+
+
+def arm_verdicts(folder: Path, rows: list[dict]) -> str:
+    """The verdict section of a folder of arms: each multi-seed arm's verdict."""
+    arms = [(r["label"], run_verdict(folder / r["arm"])) for r in rows if rf.is_multiseed(folder / r["arm"])]
+    return section("arms", "Each arm's verdict", verdict_blocks(arms))
+
+
+def verdict_blocks(named: list[tuple[str, Verdict | None]]) -> str:
     """Each verdict's sentences and table, folded, as markdown text."""
     return "".join(details(name, f"<pre>{html.escape(to_markdown(v))}</pre>") for name, v in named if v is not None)
 
@@ -55,7 +68,7 @@ def compare_page(runs: list[Path]) -> str:
         parts.append(section("frequency", "Head and tail share, run against run", "".join(figures)))
     flat = [flatten(config_to_dict(rf.read_config(r))) for r in runs]
     config_rows = [[k] + [str(f[k]) for f in flat] for k in keys]
-    parts.append(section("runs", "Each run's verdict", _verdict_blocks(
+    parts.append(section("runs", "Each run's verdict", verdict_blocks(
         [(f"{lab} ({r})", v) for lab, r, v in zip(labels, runs, verdicts)])))
     parts.append(section("config", "Config keys that differ",
                          table(["key"] + [Path(r).name for r in runs], config_rows) if config_rows
@@ -67,10 +80,6 @@ def attribution_page(folder: Path) -> str:
     """An `attribute` folder: per arm the change of head, tail and extinction with 95% intervals, the paired
     effect of switching each cause off, the plot, and each arm's verdict."""
     rows = rf.read_table(folder / rf.ATTRIBUTION)
-
-    def ci(r: dict, key: str) -> str:
-        return f"{float(r[key]):+.3f} [{float(r[key + '_low']):+.3f}, {float(r[key + '_high']):+.3f}]"
-
     header = ["arm", "seeds", "head change", "tail change", "extinct change", "head up and tail down",
               "head flagged (level / compounding)", "tail flagged (level / compounding)",
               "switching it off took from the head", "and from the tail", "beyond the perfect generator: head",
@@ -79,7 +88,7 @@ def attribution_page(folder: Path) -> str:
              f"{float(r['head_up_tail_down_share']):.0%}",
              *(f"{float(r[side + '_level_share']):.0%} / {float(r[side + '_compounding_share']):.0%}"
                for side in ("head", "tail")),
-             *(ci(r, key) if r.get(key, "nan") not in ("nan", "") else "–"
+             *(ci(r, key) if key in r else "–"
                for key in ("head_effect", "tail_effect", "model_effect_head", "model_effect_tail"))] for r in rows]
     parts = [section("verdict", "Attribution",
                      "<p>The config as it is, the same config with one cause switched off per arm, and its pipeline "
@@ -90,8 +99,7 @@ def attribution_page(folder: Path) -> str:
     if (folder / rf.ATTRIBUTION_PLOT).is_file():
         parts.append(section("plot", "Each arm's change", image(folder / rf.ATTRIBUTION_PLOT, "head and tail "
                                                                  "share change per arm, with 95% intervals")))
-    arms = [(r["label"], run_verdict(folder / r["arm"])) for r in rows if rf.is_multiseed(folder / r["arm"])]
-    parts.append(section("arms", "Each arm's verdict", _verdict_blocks(arms)))
+    parts.append(arm_verdicts(folder, rows))
     return page(f"vision_collapse attribution: {folder.name}", "".join(parts))
 
 

@@ -1,0 +1,68 @@
+"""Starting an arm runner's jobs: one GPU per local job (round-robin over --gpus, never two running jobs on one
+GPU) and one line for each launch mistake. The submitit array is tested beside the remedy runs it reuses
+(tests/test_remedies.py)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from vision_collapse.cli import main
+from vision_collapse.loop import launch as ln
+
+from helpers import FAST_GMM
+
+
+def _recorder(path: Path) -> list[str]:
+    """A job that writes its CUDA_VISIBLE_DEVICES and its start and end times."""
+    code = ("import os, sys, time; t0 = time.time(); time.sleep(0.6); "
+            "open(sys.argv[1], 'w').write(f\"{os.environ.get('CUDA_VISIBLE_DEVICES', '')} {t0} {time.time()}\")")
+    return [sys.executable, "-c", code, str(path)]
+
+
+def test_local_jobs_take_one_gpu_each_round_robin(tmp_path):
+    jobs = [ln.Job(f"job{i}", _recorder(tmp_path / f"job{i}.txt")) for i in range(5)]
+    failed = ln.run_local(jobs, tmp_path, ln.Launch(gpus=(0, 1)))
+    assert failed == []
+    seen = []
+    for i in range(5):
+        gpu, start, end = (tmp_path / f"job{i}.txt").read_text().split()
+        seen.append((gpu, float(start), float(end)))
+    assert [g for g, _, _ in seen[:2]] == ["0", "1"]  # the first round takes each GPU once
+    assert {g for g, _, _ in seen} == {"0", "1"}
+    for i, (g, s, e) in enumerate(seen):  # two jobs that run at once never share a GPU
+        for h, s2, e2 in seen[i + 1:]:
+            if s < e2 and s2 < e:
+                assert g != h
+
+
+def test_without_gpus_the_cores_are_shared_and_no_gpu_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    jobs = [ln.Job(f"job{i}", _recorder(tmp_path / f"job{i}.txt")) for i in range(2)]
+    assert ln.run_local(jobs, tmp_path, ln.Launch()) == []
+    assert all((tmp_path / f"job{i}.txt").read_text().split()[0].replace(".", "").isdigit() for i in range(2))
+
+
+def test_slurm_times_parse_to_minutes():
+    assert ln.minutes("4:00:00") == 240 and ln.minutes("1-02:30:00") == 1590 and ln.minutes("90") == 90
+    assert ln.minutes("0:30") == 30 and ln.minutes("0:00:30") == 1
+
+
+@pytest.mark.slow
+def test_each_launch_mistake_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "nothing"
+    visible = ln.visible_gpus()
+    cases = [(["--gpus", str(visible + 5)], f"this machine has {visible} GPU(s)"),
+             (["--launcher", "submitit", "--slurm-time", "soon"], "--slurm-time 'soon' does not parse"),
+             (["--jobs", "-1"], "--jobs must be >= 1")]
+    for extra, message in cases:
+        assert main(["attribute", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0", *extra, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (extra, err)
+        assert not out.exists()
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if it were not installed
+    assert main(["remedy", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0", "--launcher", "submitit",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'vision-collapse[cluster]'" in err[0]
+    assert not out.exists()
