@@ -147,16 +147,16 @@ def test_vendi_score_counts_distinct_samples():
 
 
 def test_copy_detector_flags_copies_and_about_one_percent_of_real_images():
-    from vision_collapse.metrics.within_class import CopyDetector
+    from vision_collapse.metrics.within_class import CopyDetector, pixel_vectors
 
     rng = np.random.default_rng(0)
-    training = torch.from_numpy(rng.integers(0, 256, (300, 1, 4, 4), dtype=np.uint8))
-    held_out = torch.from_numpy(rng.integers(0, 256, (1000, 1, 4, 4), dtype=np.uint8))
+    training = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (300, 1, 4, 4), dtype=np.uint8)))
+    held_out = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (1000, 1, 4, 4), dtype=np.uint8)))
     labels = torch.from_numpy(np.arange(1000) % 2)
     detector = CopyDetector.fit(held_out, labels, training, 2)
     assert np.nanmean(detector.real_share) == pytest.approx(0.01, abs=0.002)
     assert detector.memorised(training[:50], training).all()  # exact copies
-    fresh = torch.from_numpy(rng.integers(0, 256, (2000, 1, 4, 4), dtype=np.uint8))
+    fresh = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (2000, 1, 4, 4), dtype=np.uint8)))
     assert detector.memorised(fresh, training).mean() == pytest.approx(0.01, abs=0.006)
 
 

@@ -219,13 +219,19 @@ def test_run_on_a_dog_archive_end_to_end(tmp_path):
 
     from vision_collapse.cli import main
 
+    timm = pytest.importorskip("timm")
     root = archives.stanford_dogs(tmp_path / "dogs", train=(12, 10, 8))
     out = tmp_path / "run"
+    # The config's probe judge, on a tiny timm network with random weights from a file in place of DINOv2's.
+    torch.manual_seed(0)
+    weights = tmp_path / "random.pth"
+    torch.save(timm.create_model("test_convnext", pretrained=False, num_classes=0).state_dict(), weights)
     assert main(["run", "configs/stanford-dogs-64.yaml", f"data.root={root}", "data.resolution=8", "data.classes=[]",
                  "data.head=pug", "data.n_max=8", "data.imbalance_factor=2", "model.channels=[8,16]",
                  "model.layers_per_block=1", "model.sampling_steps=2", "train.steps=3", "train.batch_size=4",
-                 "train.checkpoint_every=0", "judge.epochs=1", "judge.width=8", "loop.generations=1",
-                 "--out", str(out)]) == 0
+                 "train.checkpoint_every=0", "loop.generations=1", "eval.backbone=timm:test_convnext",
+                 f"eval.backbone_weights={weights}", "eval.backbone_size=32", "--out", str(out)]) == 0
+    assert json.loads((out / "judge.json").read_text())["kind"] == "probe"
     info = json.loads((out / "data.json").read_text())
     assert info["classes"] == ["chihuahua", "golden_retriever", "pug"] and info["subset_counts"] == [5, 4, 8]
     assert rf.read_sample_arrays(out / "gen_000")["images"].shape == (17, 3, 8, 8)

@@ -57,3 +57,15 @@ def test_fewer_samples_than_dimensions_matches_scipy():
         b = rng.normal(loc=0.2, scale=1.3, size=(m, 48))
         ref = scipy_fid(a, b)
         assert abs(fid_from_features(torch.from_numpy(a), torch.from_numpy(b)) - ref) <= 1e-6 * abs(ref)
+
+
+def test_distances_to_a_fixed_reference_match_scipy_with_few_and_many_rows():
+    from vision_collapse.metrics.fid import FrechetReference
+
+    rng = np.random.default_rng(3)
+    mix = rng.normal(size=(12, 12))
+    ref = rng.normal(size=(400, 12)) @ mix
+    fixed = FrechetReference(torch.from_numpy(ref.mean(0)), torch.from_numpy(np.cov(ref, rowvar=False)))
+    for n in (8, 30, 300):  # fewer rows than dimensions, and more
+        draw = rng.normal(size=(n, 12)) @ mix * 1.1 + 0.3
+        assert np.isclose(fixed.distance(torch.from_numpy(draw)), scipy_fid(draw, ref), rtol=1e-6, atol=1e-8)

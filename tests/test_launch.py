@@ -66,3 +66,43 @@ def test_each_launch_mistake_is_one_line_and_writes_nothing(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'vision-collapse[cluster]'" in err[0]
     assert not out.exists()
+
+
+def test_a_job_with_several_processes_takes_a_block_of_gpus(tmp_path):
+    jobs = [ln.Job(f"job{i}", _recorder(tmp_path / f"job{i}.txt"), gpus=2) for i in range(3)]
+    assert ln.run_local(jobs, tmp_path, ln.Launch(gpus=(0, 1, 2, 3))) == []
+    seen = [(tmp_path / f"job{i}.txt").read_text().split() for i in range(3)]
+    assert [g for g, _, _ in seen[:2]] == ["0,1", "2,3"]  # two jobs at once, two GPUs each
+    assert seen[2][0] in ("0,1", "2,3")
+    assert ln.Launch(gpus=(0, 1, 2, 3)).processes(2) == 2 and ln.Launch(jobs=3).processes(2) == 3
+
+
+def test_run_seeds_as_jobs_makes_the_folder_one_process_makes(tmp_path):
+    one, jobs = tmp_path / "one", tmp_path / "jobs"
+    assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--out", str(one)]) == 0
+    assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--jobs", "2", "--out", str(jobs)]) == 0
+    assert (jobs / "logs" / "seed_0.log").is_file() and (jobs / "DONE").is_file()
+    for name in ("aggregate.csv", "seed_0/metrics.csv", "seed_1/summary.csv"):
+        a, b = (one / name).read_text(), (jobs / name).read_text()
+        a, b = (_without_seconds(t) for t in (a, b))  # wall-clock times differ between any two runs
+        assert len(a) == len(b) and a[0] == b[0], name
+        for row_a, row_b in zip(a, b):  # the jobs run on one thread each: float sums may differ in the last digits
+            for x, y in zip(row_a, row_b):
+                assert _number(x) == pytest.approx(_number(y), rel=1e-5, nan_ok=True) if _number(x) != x else x == y
+    assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--jobs", "2", "--out", str(jobs)]) == 0
+
+
+def _without_seconds(table: str) -> list[list[str]]:
+    """A CSV's cells without its *_seconds columns and rows."""
+    rows = [line.split(",") for line in table.strip().splitlines()]
+    keep = [i for i, name in enumerate(rows[0]) if not name.endswith("_seconds")]
+    return [[row[i] for i in keep] for k, row in enumerate(rows)
+            if k == 0 or not any(cell.endswith("_seconds") for cell in row)]
+
+
+def _number(cell: str):
+    """A CSV cell as a float where it is one (else the cell itself)."""
+    try:
+        return float(cell) if cell else cell
+    except ValueError:
+        return cell

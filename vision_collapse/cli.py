@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="delete an existing run folder with another config and start over")
     run.add_argument("--seeds", metavar="LIST",
                      help="independent seeds such as 0,1,2 or 0-4: runs into OUT/seed_<s>/ and writes OUT/aggregate.csv")
+    add_launch_options(run, "--seeds: run that many seeds at once as separate processes (default: one after "
+                            "another in this process, or one per GPU on a machine with several)")
     run.add_argument("--perfect-twin", action="store_true",
                      help="then run the same pipeline through a perfect generator (model.kind=real) into OUT_perfect "
                           "and print both verdicts and what the model adds (one seed; attribute gives intervals)")
@@ -95,6 +98,34 @@ def _require_run(run: Path) -> list[Path]:
     return single_runs(run)
 
 
+def _relaunch(processes: int, argv: list[str]) -> int:
+    """Run this same command as `processes` DDP processes under accelerate launch (train.processes)."""
+    import subprocess
+
+    from vision_collapse.loop.launch import accelerate_command
+
+    command, env = accelerate_command(processes, argv)
+    _say(f"train.processes={processes}: starting {processes} processes under accelerate launch")
+    return subprocess.run(command, env={**os.environ, **env}).returncode
+
+
+def _seeds_as_jobs(config_path: Path | None, overrides: list[str], seeds: list[int], out: Path, launch,
+                   force: bool) -> Path:
+    """`run --seeds` with a launcher: each seed one job of the arm runner (OUT/seed_<s>/), then the aggregate's
+    plots; the same folder run_seeds makes."""
+    from vision_collapse import run_folder as rf
+    from vision_collapse.loop.arms import Arm, run_arms
+    from vision_collapse.viz.plots import draw_plots
+
+    if force:
+        raise UserError("--force starts seeds over one at a time; with --jobs, --gpus or --launcher, delete the "
+                        "seed folders to start over instead")
+    rf.check_multiseed_root(out)
+    run_arms(config_path or DEFAULT_CONFIG, overrides, [Arm("")], seeds, out, launch)
+    draw_plots(out)
+    return out
+
+
 def cmd_run(args) -> int:
     """vision-collapse run."""
     from vision_collapse.config import config_to_yaml, load_config
@@ -105,6 +136,10 @@ def cmd_run(args) -> int:
         print(config_to_yaml(cfg), end="")
         return 0
     out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    from vision_collapse.runtime import launched_processes
+
+    if cfg.train.processes > 1 and launched_processes() == 1:
+        return _relaunch(cfg.train.processes, args.argv)
     if args.perfect_twin and args.seeds is not None:
         raise UserError("--perfect-twin runs one seed beside the model; over several seeds, run vision-collapse "
                         f"attribute {config_path or DEFAULT_CONFIG} --seeds {args.seeds}")
@@ -118,8 +153,12 @@ def cmd_run(args) -> int:
     if args.seeds is not None:
         from vision_collapse.loop.multiseed import parse_seeds, run_seeds
 
-        run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
-                        after_aggregate=draw_plots)
+        launch = launch_from_args(args)
+        if launch.launcher == "submitit" or launch.jobs > 1 or len(launch.gpus) > 1:
+            run = _seeds_as_jobs(config_path, overrides, parse_seeds(args.seeds), out, launch, args.force)
+        else:
+            run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
+                            after_aggregate=draw_plots)
         _say(f"done: {run}  (seed_*/, aggregate.csv, plots/, verdict.md)")
         _say_verdict(run)
         return 0
@@ -338,6 +377,7 @@ def cmd_plot(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `run` restarts itself with them for train.processes
     try:
         commands = {"run": cmd_run, "attribute": cmd_attribute, "remedy": cmd_remedy, "datasets": cmd_datasets,
                     "grid": cmd_grid, "plot": cmd_plot, "evaluate": cmd_evaluate,

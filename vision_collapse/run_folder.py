@@ -77,7 +77,8 @@ ALL = "all"  # aggregate.csv's run-level rows (class_index -1), from summary.csv
 REAL = "real"  # the provenance source of real images; synthetic ones come from 'gen<k>'
 _SEED_DIR = re.compile(r"seed_(\d+)")
 _MULTISEED_ENTRIES = re.compile(
-    rf"seed_\d+|{re.escape(AGGREGATE)}|{PLOTS}|{DONE}|{re.escape(VERDICT)}|{re.escape(REPORT)}|{GRIDS}|{re.escape(COMPARISON)}")
+    rf"seed_\d+|{re.escape(AGGREGATE)}|{PLOTS}|{DONE}|{re.escape(VERDICT)}|{re.escape(REPORT)}|{GRIDS}|{re.escape(COMPARISON)}"
+    rf"|{ARM_LOGS}")  # the launchers' logs, when `run --seeds` runs its seeds as jobs
 
 
 def filmstrip_name(class_name: str) -> str:

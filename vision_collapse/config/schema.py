@@ -35,6 +35,9 @@ LabelSource = Literal["conditioning", "classifier", "none"]
 Init = Literal["scratch", "finetune"]
 CurationBy = Literal["labeller", "judge"]
 Correction = Literal["none", "drop", "relabel"]
+Compile = Literal["auto", True, False]
+JudgeKind = Literal["cnn", "probe"]
+CopySpace = Literal["pixels", "features"]
 
 DATASETS = typing.get_args(DatasetName)
 IMBALANCE_PROFILES = typing.get_args(ImbalanceProfile)
@@ -163,7 +166,12 @@ class TrainConfig:
     checkpoint_every: int = 0
     # Arithmetic of training: 'auto' is bf16 autocast on a GPU and fp32 on a CPU; 'fp32' or 'bf16' force one.
     precision: Precision = "auto"
-    compile: bool = False  # torch.compile the UNet (GPU; the first steps pay the compile time)
+    # torch.compile the network: 'auto' is on where it pays (a CUDA device and images of at least 32 px; the
+    # first steps pay the compile time) and off on a CPU; true or false force it.
+    compile: Compile = "auto"
+    # Processes (GPUs) that train, sample and judge each run together (DDP). Above 1, `vision-collapse run`
+    # starts itself under `accelerate launch --num_processes N`, and the arm runners give each such job N GPUs.
+    processes: int = 1
     hflip: bool = False  # random horizontal flips, done on the device; for photos, never for digits or text
     # Class-balanced loss (a remedy, after CBDM, Qin et al. CVPR 2023): each training item's loss is weighted by
     # the inverse of its class's share in this generation's training set, so every class carries equal weight.
@@ -175,6 +183,7 @@ class TrainConfig:
         _check(self.steps >= 1 and self.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(0 <= self.ema_decay < 1, "train.ema_decay must lie in [0, 1)")
+        _check(self.processes >= 1, f"train.processes must be >= 1, not {self.processes}")
 
 
 @dataclass(frozen=True)
@@ -300,6 +309,11 @@ class LoopConfig:
 class JudgeConfig:
     """The reference classifier trained on all real training images."""
 
+    # 'cnn': a small CNN trained from scratch (digits, Fashion-MNIST); 'probe': a multinomial logistic regression on
+    # eval.backbone's features (photographs: a backbone such as DINOv2 reads breeds a small CNN cannot). The same
+    # recipe makes the labeller, the expert, the detector and CAS's classifier.
+    kind: JudgeKind = "cnn"
+    probe_c: float = 1.0  # 'probe': inverse L2 strength of the logistic regression, on standardised features
     epochs: int = 30  # passes over the real training pool
     batch_size: int = 64  # images per judge training step
     lr: float = 2e-3  # Adam learning rate
@@ -308,6 +322,7 @@ class JudgeConfig:
     def __post_init__(self):
         check_choices(self, "judge")
         _check(self.epochs >= 1 and self.batch_size >= 1 and self.width >= 1, "judge.epochs, batch_size, width must be >= 1")
+        _check(self.probe_c > 0, f"judge.probe_c must be > 0, not {self.probe_c}")
 
 
 @dataclass(frozen=True)
@@ -354,6 +369,13 @@ class EvalConfig:
     backbone: str = "judge"
     inception_weights: str = ""  # path to pt_inception-2015-12-05-6726825d.pth for eval.backbone=inception
     backbone_weights: str = ""  # eval.backbone=timm:MODEL: a local weights file (.safetensors or a torch state dict)
+    # timm:MODEL: the square side images are resized to before the backbone; 0 keeps the model's own (DINOv2's is
+    # 518, which costs about 5x the compute of 224 per image; timm resamples the position embedding to fit)
+    backbone_size: int = 0
+    # Where the memorisation check measures a sample's distance to its nearest training image: 'pixels' (small
+    # images) or 'features' (the evaluation features: for photographs, where pixel distance means little and a
+    # 120-breed check in pixels takes minutes)
+    copy_space: CopySpace = "pixels"
 
     def __post_init__(self):
         check_choices(self, "eval")
@@ -373,6 +395,9 @@ class EvalConfig:
                                                             len(self.backbone) > len("timm:")),
                f"unknown eval.backbone {self.backbone!r}; use judge, inception or timm:MODEL, e.g. "
                "eval.backbone=timm:vit_small_patch14_dinov2.lvd142m")
+        _check(self.backbone_size >= 0 and (not self.backbone_size or self.backbone.startswith("timm:")),
+               "eval.backbone_size resizes images for a timm backbone; set eval.backbone=timm:MODEL, or leave "
+               "eval.backbone_size=0")
         _check(not self.backbone_weights or self.backbone.startswith("timm:"),
                "eval.backbone_weights names a timm model's weights; set eval.backbone=timm:MODEL (InceptionV3 takes "
                "eval.inception_weights)")
@@ -433,6 +458,9 @@ class ExperimentConfig:
         _check(stepped or self.loop.neon_weight == 0,
                f"loop.neon_weight merges the weights of a model trained by steps; model.kind={self.model.kind} has "
                "none, so set loop.neon_weight=0 (or use model.kind=diffusion or vae)")
+        _check(self.judge.kind != "probe" or self.eval.backbone != "judge",
+               "judge.kind=probe reads a backbone's features, but eval.backbone=judge is the judge itself; set "
+               "eval.backbone=timm:MODEL (e.g. timm:vit_small_patch14_dinov2.lvd142m) or inception")
         _check(self.conditional or self.loop.correction == "none",
                f"loop.correction={self.loop.correction} checks the label a sample carries, but an unconditional "
                "run's samples carry none; set loop.label_source=conditioning (or classifier), or "

@@ -40,10 +40,10 @@ def add_arm_options(parser, seeds: str, out: str) -> None:
     add_launch_options(parser)
 
 
-def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> None:
-    """Load every arm's config first, so a bad key fails before any process starts."""
-    for arm in arms:
-        load_config(config, [*overrides, *arm.overrides])
+def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> dict[str, int]:
+    """Load every arm's config first, so a bad key fails before any process starts; returns each arm's
+    train.processes (the GPUs its jobs take)."""
+    return {arm.name: load_config(config, [*overrides, *arm.overrides]).train.processes for arm in arms}
 
 
 def _job_command(config: Path, overrides: list[str], arm: Arm, seed: int, folder: Path) -> list[str]:
@@ -62,13 +62,15 @@ def run_arms(
     log: Callable[[str], None] = print,
 ) -> None:
     """Run (or resume) every arm and seed into OUT/<arm>/seed_<s>/, then write each arm's aggregate.csv."""
-    check_arms(config, overrides, arms)
+    processes = check_arms(config, overrides, arms)
     launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     out = Path(out)
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
-    todo = [Job(f"{arm.name}_seed_{s}", _job_command(config, overrides, arm, s, rf.seed_dir(out / arm.name, s)))
+    todo = [Job("_".join(filter(None, (arm.name, f"seed_{s}"))),
+                _job_command(config, overrides, arm, s, rf.seed_dir(out / arm.name, s)), processes[arm.name])
             for arm in arms for s in seeds if not (rf.seed_dir(out / arm.name, s) / rf.DONE).is_file()]
-    where = f"{launch.processes} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
+    at_once = launch.processes(max(processes.values()))
+    where = f"{at_once} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
     log(f"{len(arms)} arm(s) x {len(seeds)} seed(s): {len(todo)} run(s) to do, {where}")
     for arm in arms:
         (out / arm.name).mkdir(parents=True, exist_ok=True)

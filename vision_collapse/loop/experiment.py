@@ -67,7 +67,8 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     judge, digest = run_judge(run, real, cfg)
     note = (f"trained on {len(real.judge_pool)} real training images (the calibration split of "
             f"{len(real.calibration)} is held out from it); accuracy measured on the held-out test split")
-    report = {**classifier_report(judge, real.pool.class_names, note), "weights_sha256": digest}
+    report = {**classifier_report(judge, real.pool.class_names, note), "weights_sha256": digest,
+              "backbone": cfg.eval.backbone if cfg.judge.kind == "probe" else "its own CNN"}
     log(f"judge: held-out accuracy {judge.accuracy:.3f} on {len(real.test)} real test images")
     if report["unreliable_classes"]:
         log(f"warning: the judge recalls fewer than 80% of held-out {', '.join(report['unreliable_classes'])}; "

@@ -19,6 +19,7 @@ from vision_collapse.data import watermark as wm
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.loop.strategies import draw_index
+from vision_collapse.metrics.backbone import probe_backbone
 from vision_collapse.metrics.classifier import load_classifier, save_classifier, train_classifier
 
 DETECTOR_CLASSES = ("real", "generated")
@@ -68,13 +69,13 @@ def detector_scores(generation: int, web: LabelledImages, reserve: np.ndarray, r
     folder = rf.generation_dir(run, generation)
     path = folder / rf.DETECTOR
     if path.is_file():
-        detector = load_classifier(path, web.images.shape[1], 2, cfg.judge)
+        detector = load_classifier(path, web.images.shape[1], 2, cfg.judge, probe_backbone(cfg))
         threshold = float(rf.read_json(folder / rf.DETECTOR_REPORT)["threshold"])
     else:
         train, held_out = _detector_sets(generation, reserve, real, history, cfg)
         recipe = replace(cfg.judge, epochs=cfg.loop.detector_epochs or cfg.judge.epochs)
         detector = train_classifier(train, held_out, recipe, generation_seed(cfg.seed, generation, "detector"),
-                                    "detector")
+                                    "detector", probe_backbone(cfg))
         known_real = held_out.subset(np.flatnonzero(held_out.labels.numpy() == 0))
         scores = detector.predict(known_real.images).probs[:, 1].numpy()
         # Drop what scores above all but detector_fpr of known-real images the detector never trained on.

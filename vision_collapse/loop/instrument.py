@@ -15,6 +15,7 @@ from vision_collapse.files import file_sha256
 from vision_collapse.loop.null import from_generation_zero, null_chain
 from vision_collapse.loop.twin import TwinLoop
 from vision_collapse.metrics import frequencies as fq
+from vision_collapse.metrics.backbone import backbone_record, probe_backbone
 from vision_collapse.metrics.chance import ChanceRow, chance_rows, observed_shares
 from vision_collapse.metrics.classifier import Classifier, load_classifier, load_or_train_judge, save_classifier
 from vision_collapse.metrics.evaluate import GenerationResult, Reference, chance_columns
@@ -44,11 +45,13 @@ def run_judge(run: Path, real: RealData, cfg: ExperimentConfig) -> tuple[Classif
     in_channels, num_classes = real.pool.images.shape[1], real.pool.num_classes
     if not path.is_file() and runtime().is_main:
         # The judge depends only on its pool and the test split, so runs of every imbalance share it.
-        judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, {"data": hash_images(real.judge_pool,
-                                                                                                  real.test)})
+        key = {"data": hash_images(real.judge_pool, real.test)}
+        if cfg.judge.kind == "probe":  # a probe is only as its backbone: a cached one on other weights is not it
+            key["backbone"] = backbone_record(cfg.eval)
+        judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, key, probe_backbone(cfg))
         save_classifier(judge, path)
     runtime().barrier()
-    return load_classifier(path, in_channels, num_classes, cfg.judge), file_sha256(path)
+    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg)), file_sha256(path)
 
 
 def floors_in(run: Path):

@@ -12,6 +12,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import RealData
 from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.metrics.backbone import probe_backbone
 from vision_collapse.metrics.classifier import (
     Classifier,
     classifier_report,
@@ -32,11 +33,12 @@ def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> 
     path = Path(run) / rf.LABELLER
     in_channels, num_classes = real.subset.images.shape[1], real.subset.num_classes
     if path.is_file():
-        return load_classifier(path, in_channels, num_classes, cfg.judge)
+        return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
     # Same architecture and recipe as the judge, but it sees only the skewed subset, so its prior leans
     # toward the head class the way a tagger trained on scraped, imbalanced data would.
     recipe = replace(cfg.judge, epochs=cfg.loop.labeller_epochs or cfg.judge.epochs)
-    labeller = train_classifier(real.subset, real.test, recipe, generation_seed(cfg.seed, 0, "labeller"), "labeller")
+    labeller = train_classifier(real.subset, real.test, recipe, generation_seed(cfg.seed, 0, "labeller"), "labeller",
+                                probe_backbone(cfg))
     note = "trained on generation 0's imbalanced subset only; measured on the held-out test split"
     rf.write_json(Path(run) / rf.LABELLER_REPORT, classifier_report(labeller, real.subset.class_names, note))
     save_classifier(labeller, path)
@@ -59,10 +61,10 @@ def load_or_train_expert(run: Path, real: RealData, cfg: ExperimentConfig) -> Cl
     path = Path(run) / rf.EXPERT
     in_channels, num_classes = real.subset.images.shape[1], real.subset.num_classes
     if path.is_file():
-        return load_classifier(path, in_channels, num_classes, cfg.judge)
+        return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
     seed = generation_seed(cfg.seed, 0, "expert")
     train = balanced_draw(real, seed)
-    expert = train_classifier(train, real.test, cfg.judge, seed, "expert")
+    expert = train_classifier(train, real.test, cfg.judge, seed, "expert", probe_backbone(cfg))
     note = (f"trained on a balanced draw of {len(train)} judge-pool images ({len(train) // num_classes} per class) "
             "with its own seed; measured on the held-out test split")
     rf.write_json(Path(run) / rf.EXPERT_REPORT, {**classifier_report(expert, real.subset.class_names, note),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ class Job:
 
     name: str
     command: list[str]
+    gpus: int = 1  # GPUs it takes (its train.processes): a block of that many from --gpus
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,9 @@ class Launch:
     array_parallelism: int = 64  # jobs of the array running at once
     extra: tuple[tuple[str, str], ...] = ()  # anything else submitit's update_parameters takes
 
-    @property
-    def processes(self) -> int:
-        """Local processes at once."""
-        return self.jobs or len(self.gpus) or 2
+    def processes(self, gpus_per_job: int = 1) -> int:
+        """Local jobs at once, when each takes `gpus_per_job` GPUs."""
+        return self.jobs or len(self.gpus) // gpus_per_job or 2
 
 
 def add_launch_options(parser, jobs_help: str = "local runs at once (default: one per GPU, else 2)") -> None:
@@ -137,13 +139,39 @@ def submitit_module():
     return submitit
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a process group's rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accelerate_command(processes: int, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line (and environment) that runs `vision-collapse ARGV` as `processes` DDP processes under
+    `accelerate launch`: one per visible GPU, or CPU processes over gloo on a machine without one."""
+    import torch
+
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()), "-m", "vision_collapse", *argv]
+    return command, {} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "true"}
+
+
+def gpu_block(gpus: tuple[int, ...], slot: int, width: int, take: int) -> str:
+    """CUDA_VISIBLE_DEVICES of the job in `slot`: the first `take` of the slot's block of `width` GPUs (blocks go
+    round-robin over `gpus`)."""
+    return ",".join(str(gpus[(slot * width + i) % len(gpus)]) for i in range(take))
+
+
 def run_local(jobs: list[Job], logs: Path, launch: Launch, log: Callable[[str], None] = print) -> list[str]:
-    """Run the jobs as local processes, launch.processes at a time, each with its GPU (or its share of the cores);
-    returns one line per job that failed."""
+    """Run the jobs as local processes, launch.processes() at a time, each with its GPUs (or its share of the
+    cores); returns one line per job that failed."""
+    width = max(job.gpus for job in jobs)
+    slots = launch.processes(width)
     base = {**os.environ, "TQDM_DISABLE": "1"}
     if not launch.gpus:  # two CPU-heavy processes on two cores otherwise slow each other 10x
-        base["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // launch.processes))
-    free = list(range(launch.processes))  # slots; slot k owns GPU gpus[k % len(gpus)]
+        base["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // (slots * width)))
+    free = list(range(slots))  # slot k owns the k-th block of `width` GPUs, round-robin over launch.gpus
     todo, running, failed = list(jobs), [], []
     bar = tqdm(total=len(jobs), desc="runs", disable=None)
     while todo or running:
@@ -151,7 +179,7 @@ def run_local(jobs: list[Job], logs: Path, launch: Launch, log: Callable[[str], 
             job, slot = todo.pop(0), free.pop(0)
             env = dict(base)
             if launch.gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str(launch.gpus[slot % len(launch.gpus)])
+                env["CUDA_VISIBLE_DEVICES"] = gpu_block(launch.gpus, slot, width, job.gpus)
             handle = open(logs / f"{job.name}.log", "w")
             running.append((subprocess.Popen(job.command, stdout=handle, stderr=subprocess.STDOUT, env=env), job,
                             slot, handle))
@@ -197,7 +225,8 @@ def run_submitit(jobs: list[Job], logs: Path, launch: Launch, log: Callable[[str
     submitit = submitit_module()
     folder = logs / SUBMITIT_LOGS
     executor = submitit.AutoExecutor(folder=folder, cluster=launch.cluster)
-    executor.update_parameters(timeout_min=launch.time_minutes, gpus_per_node=launch.gpus_per_job,
+    gpus = max(launch.gpus_per_job, *(job.gpus for job in jobs))  # a job with train.processes=N needs N
+    executor.update_parameters(timeout_min=launch.time_minutes, gpus_per_node=gpus,
                                cpus_per_task=launch.cpus_per_job, mem_gb=launch.mem_gb, name="vision-collapse",
                                slurm_array_parallelism=launch.array_parallelism,
                                **({"slurm_partition": launch.partition} if launch.partition else {}),

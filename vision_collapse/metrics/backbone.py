@@ -3,17 +3,19 @@ model (DINOv2, CLIP, ...) from weights on disk."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from vision_collapse.config import EvalConfig
 from vision_collapse.errors import UserError
 from vision_collapse.files import file_sha256
 from vision_collapse.metrics.classifier import Classifier
-from vision_collapse.runtime import compute_device
+from vision_collapse.metrics.probe import ProbeNet, backbone_features
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # the FID InceptionV3 weights torchmetrics/torch-fidelity use
 
@@ -67,36 +69,74 @@ def timm_model(cfg: EvalConfig):
         raise UserError(f"eval.backbone: timm has no model {name!r}; `python -c \"import timm; "
                         f"print(timm.list_models('*{name.split('_')[0]}*'))\"` lists its names")
     path = timm_weights(cfg)
-    net = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": str(path)})
+    kwargs = {"pretrained": True, "num_classes": 0, "pretrained_cfg_overlay": {"file": str(path)}}
+    try:  # a ViT's position embedding is resampled to eval.backbone_size; convnets take any size as they are
+        net = timm.create_model(name, **kwargs, **({"img_size": cfg.backbone_size} if cfg.backbone_size else {}))
+    except TypeError:
+        net = timm.create_model(name, **kwargs)
     return net.eval(), path
 
 
-def timm_extractor(cfg: EvalConfig, batch_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """uint8 images -> float64 pooled features of a timm model, on the compute device: grey repeated to RGB,
-    resized to the model's input size with its interpolation, normalised with its mean and standard deviation."""
-    import timm
+class TimmFeatures(nn.Module):
+    """A timm model as a feature map: float images in [0, 1] -> its pooled features (fp32), grey repeated to RGB,
+    resized to the model's input size with its interpolation and normalised with its mean and std, in chunks."""
 
-    net, _ = timm_model(cfg)
-    data = timm.data.resolve_data_config({}, model=net)
-    device = compute_device()
-    net.to(device)
-    size = tuple(data["input_size"][1:])
-    mode = "bicubic" if data.get("interpolation") == "bicubic" else "bilinear"
-    mean = torch.tensor(data["mean"], device=device).view(1, 3, 1, 1)
-    std = torch.tensor(data["std"], device=device).view(1, 3, 1, 1)
+    def __init__(self, net: nn.Module, size: int = 0, chunk: int = 256):
+        super().__init__()
+        import timm
+
+        self.net, self.chunk = net.eval(), chunk
+        data = timm.data.resolve_data_config({}, model=net)
+        self.size = (size, size) if size else tuple(data["input_size"][1:])
+        self.mode = "bicubic" if data.get("interpolation") == "bicubic" else "bilinear"
+        self.register_buffer("mean", torch.tensor(data["mean"]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(data["std"]).view(1, 3, 1, 1), persistent=False)
 
     @torch.no_grad()
-    def extract(images: torch.Tensor) -> torch.Tensor:
-        """The model's features of a batch of images, in fp32."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a batch of images in [0, 1]."""
         parts = []
-        for start in range(0, len(images), batch_size):
-            x = images[start : start + batch_size].to(device).float() / 255
-            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-            x = F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False).clamp(0, 1)
-            parts.append(net((x - mean) / std).double().cpu())
+        for start in range(0, len(x), self.chunk):
+            part = x[start : start + self.chunk].float()
+            part = part.expand(-1, 3, -1, -1) if part.shape[1] == 1 else part
+            part = F.interpolate(part, size=self.size, mode=self.mode, antialias=True, align_corners=False)
+            parts.append(self.net((part.clamp(0, 1) - self.mean) / self.std).float())
         return torch.cat(parts)
 
-    return extract
+
+class InceptionFeatures(nn.Module):
+    """FID's InceptionV3 as a feature map: float images in [0, 1] -> 2048 pool features (it takes uint8 values and
+    resizes inside), grey repeated to RGB, in chunks."""
+
+    def __init__(self, path: Path, chunk: int = 256):
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                      feature_extractor_weights_path=str(path))
+        self.chunk = chunk
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a batch of images in [0, 1]."""
+        parts = []
+        for start in range(0, len(x), self.chunk):
+            part = (x[start : start + self.chunk] * 255).round().to(torch.uint8)
+            parts.append(self.net(part.expand(-1, 3, -1, -1) if part.shape[1] == 1 else part).float())
+        return torch.cat(parts)
+
+
+@functools.lru_cache(maxsize=4)
+def backbone_module(cfg: EvalConfig) -> nn.Module:
+    """eval.backbone (inception or timm:MODEL) as a module from images in [0, 1] to features, loaded once."""
+    if cfg.backbone.startswith("timm:"):
+        return TimmFeatures(timm_model(cfg)[0], cfg.backbone_size)
+    return InceptionFeatures(inception_weights(cfg))
+
+
+def probe_backbone(cfg) -> nn.Module | None:
+    """The backbone judge.kind=probe classifies on (eval.backbone), or None for judge.kind=cnn."""
+    return backbone_module(cfg.eval) if cfg.judge.kind == "probe" else None
 
 
 def backbone_record(cfg: EvalConfig) -> dict:
@@ -108,27 +148,16 @@ def backbone_record(cfg: EvalConfig) -> dict:
     return {"backbone": cfg.backbone, "backbone_weights": str(path), "backbone_weights_sha256": file_sha256(path)}
 
 
-def feature_extractor(cfg: EvalConfig, judge: Classifier,
+def feature_extractor(cfg: EvalConfig, judge: Classifier | None,
                       batch_size: int = 256) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """uint8 images (N, C, H, W) -> float64 features in the configured backbone; None when it is the judge's own."""
-    if cfg.backbone == "judge":
-        return None  # the judge's pass already yields its features; callers reuse them
-    if cfg.backbone.startswith("timm:"):
-        return timm_extractor(cfg, batch_size)
-    path = inception_weights(cfg)
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    """uint8 images (N, C, H, W) -> float64 features in the configured backbone, on the compute device; None when
+    the judge's own pass yields them already (eval.backbone=judge, or a probe judge on this backbone)."""
+    if cfg.backbone == "judge" or (judge is not None and isinstance(judge.net, ProbeNet)):
+        return None  # callers reuse the judge's features
+    module = backbone_module(cfg)
 
-    device = compute_device()
-    net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                             feature_extractor_weights_path=str(path)).to(device)
-
-    @torch.no_grad()
     def extract(images: torch.Tensor) -> torch.Tensor:
-        """InceptionV3 pool features; grey images are repeated to RGB, resizing happens inside the network."""
-        parts = []
-        for start in range(0, len(images), batch_size):
-            x = images[start : start + batch_size].to(device)
-            parts.append(net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).double().cpu())
-        return torch.cat(parts)
+        """The backbone's features of uint8 images."""
+        return backbone_features(module, images, batch_size)
 
     return extract

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from vision_collapse.config import JudgeConfig, config_to_dict
 from vision_collapse.data.images import LabelledImages, to_model_range
 from vision_collapse.files import atomic_torch_save, cache_dir
+from vision_collapse.metrics.probe import ProbeNet, fit_probe
 from vision_collapse.runtime import compute_device
 
 JUDGE_VERSION = 2  # bump when the architecture or training changes, so stale cached judges are not reused
@@ -50,6 +51,10 @@ class ClassifierNet(nn.Module):
         """Class logits."""
         return self.head(self.dropout(self.body(x)))
 
+    def saved_state(self) -> dict:
+        """What a saved classifier holds: every weight."""
+        return self.state_dict()
+
 
 class Prediction(NamedTuple):
     """What a classifier says about a batch of images."""
@@ -63,7 +68,7 @@ class Prediction(NamedTuple):
 class Classifier:
     """A trained classifier (judge or labeller) with its held-out quality."""
 
-    net: ClassifierNet
+    net: ClassifierNet | ProbeNet
     accuracy: float  # held-out accuracy on the real test split
     recall: list[float]  # per-class held-out recall
 
@@ -83,8 +88,21 @@ class Classifier:
 
 
 def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,
-                desc: str = "judge") -> Classifier:
-    """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`."""
+                     desc: str = "judge", backbone: nn.Module | None = None) -> Classifier:
+    """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`; with
+    judge.kind=probe, a logistic regression on `backbone`'s features (see metrics.backbone.probe_backbone)."""
+    net = _train_cnn(train, cfg, seed, desc) if cfg.kind == "cnn" else fit_probe(train, backbone, cfg.probe_c)
+    judge = Classifier(net.cpu().eval(), 0.0, [])
+    judged = judge.predict(test.images).labels
+    truth = test.labels.numpy()
+    hits = judged.numpy() == truth
+    judge.accuracy = float(hits.mean())
+    judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(train.num_classes)]
+    return judge
+
+
+def _train_cnn(train: LabelledImages, cfg: JudgeConfig, seed: int, desc: str) -> ClassifierNet:
+    """The CNN of judge.kind=cnn, trained from scratch for cfg.epochs epochs."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the layers' initialisation draws from the global generator
     device = compute_device()  # on a GPU too: a 60,000-image judge takes many minutes on the CPU
@@ -99,36 +117,37 @@ def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConf
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    judge = Classifier(net.cpu().eval(), 0.0, [])
-    judged = judge.predict(test.images).labels
-    truth = test.labels.numpy()
-    hits = judged.numpy() == truth
-    judge.accuracy = float(hits.mean())
-    judge.recall = [float(hits[truth == c].mean()) if (truth == c).any() else float("nan") for c in range(train.num_classes)]
-    return judge
+    return net
 
 
 def save_classifier(judge: Classifier, path: Path) -> None:
     """Write a trained judge (or labeller) atomically: weights plus held-out accuracy and recall."""
     # Concurrent runs may race on the cache; each writes a whole file and the last rename wins.
-    atomic_torch_save({"net": judge.net.state_dict(), "accuracy": judge.accuracy, "recall": judge.recall}, path)
+    atomic_torch_save({"net": judge.net.saved_state(), "accuracy": judge.accuracy, "recall": judge.recall}, path)
 
 
-def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig) -> Classifier:
-    """Read what `save_classifier` wrote."""
+def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig,
+                    backbone: nn.Module | None = None) -> Classifier:
+    """Read what `save_classifier` wrote (a probe's head goes back on `backbone`)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    net = ClassifierNet(in_channels, num_classes, cfg.width)
-    net.load_state_dict(state["net"])
+    if cfg.kind == "probe":
+        net = ProbeNet(backbone, state["net"]["weight"].shape[1], num_classes)
+        net.head.load_state_dict(state["net"])
+    else:
+        net = ClassifierNet(in_channels, num_classes, cfg.width)
+        net.load_state_dict(state["net"])
     return Classifier(net.eval(), state["accuracy"], state["recall"])
 
 
-def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict) -> Classifier:
-    """Reuse a cached judge trained on the same data with the same settings, else train and cache one."""
+def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict,
+                        backbone: nn.Module | None = None) -> Classifier:
+    """Reuse a cached judge trained on the same data with the same settings (and, for a probe, the same backbone:
+    `data_key` names it), else train and cache one."""
     key = json.dumps({"data": data_key, "judge": config_to_dict(cfg), "version": JUDGE_VERSION}, sort_keys=True)
     path = cache_dir() / f"judge-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.is_file():
-        return load_classifier(path, pool.images.shape[1], pool.num_classes, cfg)
-    judge = train_classifier(pool, test, cfg)
+        return load_classifier(path, pool.images.shape[1], pool.num_classes, cfg, backbone)
+    judge = train_classifier(pool, test, cfg, backbone=backbone)
     save_classifier(judge, path)
     return judge
 
@@ -141,6 +160,7 @@ def classifier_report(judge: Classifier, class_names: tuple[str, ...], note: str
         # Below 0.8 recall a class's judged frequency and label fidelity are unreliable.
         "unreliable_classes": [n for n, r in zip(class_names, judge.recall) if r < RELIABLE_RECALL],
         "feature_dim": int(judge.net.head.in_features),
+        "kind": "probe" if isinstance(judge.net, ProbeNet) else "cnn",
         "note": note,
     }
 

@@ -29,7 +29,7 @@ from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_mat
 from vision_collapse.metrics.recognise import Recogniser, thumbnails
 from vision_collapse.metrics.stream import PixelMoments, SampleStats
 from vision_collapse.metrics.toward import head_absorption, toward_head, toward_head_floor
-from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, within_class_columns
+from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, pixel_vectors, within_class_columns
 
 BOOTSTRAPS = 200  # replicates of the calibrated-share interval
 
@@ -61,6 +61,14 @@ class Reference:
     def __post_init__(self):
         object.__setattr__(self, "prior", fq.shares(self.real.class_counts()))
         object.__setattr__(self, "real_variance", PixelMoments().update(self.real.images).total_variance())
+
+
+def copy_vectors(images: torch.Tensor, judge: Classifier, features, space: str) -> torch.Tensor:
+    """What the memorisation check compares (eval.copy_space): pixels on [0, 1], or the evaluation features (the
+    backbone's, else the judge's)."""
+    if space == "pixels":
+        return pixel_vectors(images)
+    return features(images) if features is not None else judge.predict(images).features
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,9 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
                  "toward_head_floor_median": toward[c].median, "toward_head_floor_p95": toward[c].p95}
                 for c, r in enumerate(rows)]
 
-    copies = CopyDetector.fit(real.test.images, real.test.labels, real.subset.images, num)
+    space = cfg.eval.copy_space
+    copies = CopyDetector.fit(copy_vectors(real.test.images, judge, features, space), real.test.labels,
+                              copy_vectors(real.subset.images, judge, features, space), num)
     cal_true, cal_judged = real.calibration.labels.numpy(), cal_pred.labels.numpy()
     # What the null chain of an unconditional run measures its perfect samples through: recognition, then confusion.
     accepted = ~recogniser.unrecognisable(cal_pred.probs, cal_pred.features, real.calibration.images)
@@ -157,7 +167,7 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
     head, _ = fq.head_and_tail(ref.real.class_counts(), ev.tail_fraction)
     nan = float("nan")
     verdicts = eval_verdict(eval_set, ref) if eval_set is not None else None
-    rows = []
+    rows, train_vectors = [], None
     for c in range(num):
         n = int(ref.floors[c].get("n", ev.samples_per_class))  # fewer where calibration images are scarce
         mine = eval_set.classes == c if eval_set is not None else torch.zeros(0, dtype=torch.bool)
@@ -179,10 +189,15 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
             quality = {"fid": nan, **floor, "kid": nan, "kid_std": nan,
                        "precision": nan, "recall": nan, "density": nan, "coverage": nan}
         measured = count >= n and eval_set.images is not None
-        images = eval_set.images[mine][:n] if measured else None
-        quality.update(within_class_columns(eval_set.features[mine][:n] if count >= n else torch.zeros(0, 1), images,
-                                            train_set.images, ref.copies, c, ref.floors[c], cas,
-                                            _floor_column(ref, "cas_real")))
+        vectors = None
+        if measured:  # the class's samples where the memorisation check compares them (eval.copy_space)
+            vectors = eval_set.features[mine][:n] if ev.copy_space == "features" else \
+                pixel_vectors(eval_set.images[mine][:n])
+        if measured and train_vectors is None:  # the training set's, once per generation
+            train_vectors = copy_vectors(train_set.images, ref.judge, ref.features, ev.copy_space)
+        quality.update(within_class_columns(eval_set.features[mine][:n] if count >= n else torch.zeros(0, 1), vectors,
+                                            train_vectors if measured else train_set.images[:0], ref.copies, c,
+                                            ref.floors[c], cas, _floor_column(ref, "cas_real")))
         verdict = verdicts[mine] if verdicts is not None else torch.zeros(0, dtype=torch.long)
         conditional = eval_set is not None and eval_set.conditioning is not None and count > 0
         redundant = not conditional or c == head  # unconditional: 0 or label fidelity; head row: label fidelity

@@ -30,6 +30,34 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
     return float((mu1 - mu2).square().sum() + cov1.trace() + cov2.trace() - 2 * tr_sqrt)
 
 
+class FrechetReference:
+    """The Fréchet distance of many feature sets to one fixed Gaussian (a floor's draws against its reference),
+    exact and cheap: the reference's root r = S^1/2 is taken once, and for a draw with centred rows A,
+    tr((S_A S)^1/2) = tr((r S_A r)^1/2) is the sum of the singular values of A r / sqrt(n - 1), since
+    (A r)'(A r) = r A'A r: the singular values of an n x D matrix when n <= D, else the eigenvalues alone of
+    r S_A r; on `device` in float64, instead of an eigendecomposition with vectors and one without per draw."""
+
+    def __init__(self, mu: torch.Tensor, cov: torch.Tensor, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.mu = mu.double().to(self.device)
+        cov = cov.double().to(self.device)
+        self.trace = cov.trace()
+        self.root = _sqrt_psd((cov + cov.T) / 2)
+
+    def distance(self, features: torch.Tensor) -> float:
+        """FID of the Gaussian fit of `features` (N >= 2 rows) to the reference."""
+        x = features.double().to(self.device)
+        mean = x.mean(0)
+        a = x - mean
+        n = len(x)
+        if n <= a.shape[1]:  # few rows: the n singular values of an n x D matrix
+            tr_sqrt = torch.linalg.svdvals(a @ self.root).sum() / np.sqrt(n - 1)
+        else:  # many rows: the eigenvalues (no vectors) of the D x D matrix r S_A r
+            middle = self.root @ (a.T @ a / (n - 1)) @ self.root
+            tr_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+        return float((mean - self.mu).square().sum() + a.square().sum() / (n - 1) + self.trace - 2 * tr_sqrt)
+
+
 def fid_from_features(gen: torch.Tensor, real: torch.Tensor) -> float:
     """FID between two feature sets; NaN when either has fewer than 2 rows."""
     n, m, dim = len(gen), len(real), gen.shape[1]

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vision_collapse.metrics.fid import fid_from_features, frechet_distance, gaussian_stats
+from vision_collapse.metrics.fid import FrechetReference, fid_from_features
 from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prior import draw_per_class
 from vision_collapse.metrics.within_class import vendi_score
+from vision_collapse.runtime import compute_device
 
 FLOOR_QUANTILE = 0.95  # the band's upper edge: a perfect generator reads above it in 5% of draws
 
@@ -111,6 +112,5 @@ def global_floor(
     """FID band of real calibration images with exactly `counts` per class against `reference`."""
     if counts.sum() < 2:
         return Band(float("nan"), float("nan"))
-    values = [frechet_distance(*gaussian_stats(draw_per_class(calibration_by_class, counts, generator)), *reference)
-              for _ in range(draws)]
-    return Band.of(values)
+    fixed = FrechetReference(*reference, compute_device())  # the reference's root once, not once per draw
+    return Band.of([fixed.distance(draw_per_class(calibration_by_class, counts, generator)) for _ in range(draws)])

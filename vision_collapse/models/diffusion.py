@@ -123,8 +123,10 @@ class DiffusionModel:
                 return F.mse_loss(predicted, noise)
             return weighted_loss((predicted - noise).pow(2).mean((1, 2, 3)), my_share(weights[idx]))
 
+        state = {"unet": unet, "ema": ema}
         losses = optimise(unet, loss_at_step, train, after_step=lambda: ema.step(unet.parameters()),
-                          checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"unet": unet, "ema": ema}))
+                          checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, state),
+                          resolution=unet.config.sample_size)
         ema.copy_to(unet.parameters())
         unet.eval()
         return losses

@@ -109,18 +109,27 @@ def _first_bad(losses: list[torch.Tensor], start: int) -> int | None:
     return start + int(where[0]) if len(where) else None
 
 
+def compiles(train: TrainConfig, device: torch.device, resolution: int) -> bool:
+    """Whether to torch.compile: as train.compile says, or under 'auto' on a CUDA device for images of 32 px or
+    more (below that, or on a CPU, the compile time is not won back within a generation; bench_train.py)."""
+    if train.compile == "auto":
+        return device.type == "cuda" and resolution >= 32
+    return bool(train.compile)
+
+
 def optimise(
     module: torch.nn.Module,
     loss_at_step: Callable[[torch.nn.Module], torch.Tensor],  # draws this process's batch, returns its mean loss
     train: TrainConfig,
     after_step: Callable[[], None] | None = None,  # e.g. an EMA update
     checkpoint: Checkpoint | None = None,
+    resolution: int = 0,  # the images' side in pixels, for train.compile=auto
 ) -> list[float]:
     """Run train.steps AdamW steps on `loss_at_step(model)` and return the loss of every step; stop with
     TrainingDiverged on a non-finite loss.
 
     `model` is `module` on the compute device, wrapped in DDP under several processes and compiled when
-    train.compile is set; `module` itself keeps the plain parameters (for EMA and saving).
+    `compiles(train, ...)` says so; `module` itself keeps the plain parameters (for EMA and saving).
     """
     rt = runtime()
     if rt.world > 1 and train.batch_size % rt.world:
@@ -128,7 +137,7 @@ def optimise(
                         f"({rt.world}), so every process takes an equal share of each batch")
     steps = train.steps
     model = rt.wrap(module)
-    if train.compile:
+    if compiles(train, compute_device(), resolution):
         model = torch.compile(model)
     params = list(module.parameters())
     opt = torch.optim.AdamW(params, lr=train.lr, weight_decay=0.0, fused=compute_device().type == "cuda")

@@ -98,7 +98,7 @@ class VAEModel:
             kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
             return (recon + kl) / len(x)
 
-        losses = optimise(net, loss_at_step, train,
+        losses = optimise(net, loss_at_step, train, resolution=data.images.shape[-1],
                           checkpoint=Checkpoint(checkpoint, train.checkpoint_every, generator, {"vae": net}))
         net.eval()
         return losses
