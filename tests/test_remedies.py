@@ -1,6 +1,10 @@
 """The remedies, each tested where it acts (expert correction, class-balanced loss, Neon), and `vision-collapse
 remedy`: its table's cells recomputed from the per-seed summaries, its dose curve, its resume and its refusals."""
 
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,8 +15,10 @@ from scipy import stats
 
 from vision_collapse.cli import main
 from vision_collapse.config import load_config
+from vision_collapse.config.remedies import remedy_named
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop import correction as corr
+from vision_collapse.loop.arms import Arm, _job_command
 from vision_collapse.models.training import batch_generator, class_weights
 
 from helpers import FAST_GMM, rows
@@ -329,12 +335,22 @@ def test_a_submitit_array_gives_the_local_runs_and_resumes(remedy_folder, tmp_pa
     capsys.readouterr()
     assert main(command) == 0
     assert "0 run(s) to do" in capsys.readouterr().out  # nothing is submitted twice
-    seed = cluster / "keep_real" / "seed_0"  # as if killed in its last generation
-    (seed / "DONE").unlink()
-    (seed / "gen_001" / "DONE").unlink()
+    # Kill one job's process mid-run (after its first generation), then the same command finishes it.
+    seed = cluster / "keep_real" / "seed_0"
+    shutil.rmtree(seed)
+    arm = Arm("keep_real", remedy_named("keep_real").on)
+    job = subprocess.Popen(_job_command(Path("configs/neutral.yaml"), FAST_GMM, arm, 0, seed),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})  # one thread, as the array's jobs have
+    while not (seed / "gen_000" / "DONE").is_file() and job.poll() is None:
+        time.sleep(0.02)
+    job.kill()
+    job.wait()
+    assert not (seed / "DONE").is_file()  # it died before its last generation
     assert main(command) == 0
     assert "1 run(s) to do" in capsys.readouterr().out and (seed / "DONE").is_file()
-    assert _numbers(seed) == _numbers(local / "keep_real" / "seed_0")
+    for mine, theirs in zip(_numbers(seed), _numbers(local / "keep_real" / "seed_0"), strict=True):
+        assert mine == theirs, {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
 
 
 def _numbers(run: Path) -> list[dict]:
