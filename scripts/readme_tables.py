@@ -7,7 +7,7 @@ scripts/survey.py): the default's per-seed table (configs/quick.yaml is the surv
 temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
 `vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
 tables. With --remedies (a folder holding one `vision-collapse remedy` folder per dataset, each with its dose run):
-the remedy and dose tables.
+the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay.
 """
 
 from __future__ import annotations
@@ -171,6 +171,33 @@ def dose_results(folder: Path) -> str:
     return "\n".join([DOSE_RESULTS[0], *lines, "", *sentences, DOSE_RESULTS[1]])
 
 
+def keep_other_datasets(text: str, markers: tuple[str, str], block: str, regenerated: set[str]) -> str:
+    """`block` with the current block's rows and notes of every dataset not in `regenerated` kept (in dataset
+    order): one dataset's runs regenerate its own lines without deleting the others'."""
+    start, end = text.index(markers[0]) + len(markers[0]), text.index(markers[1])
+    old = text[start:end].strip().splitlines()
+
+    def dataset(line: str) -> str | None:
+        """The dataset a table row ('| name |') or note ('- name,' / '- name:') belongs to."""
+        if line.startswith("| ") and not line.startswith("| dataset"):
+            return line[2:].split(" |")[0]
+        if line.startswith("- "):
+            return line[2:].split(",")[0].split(":")[0]
+        return None
+
+    new = block.splitlines()
+    body = new[1:-1]
+    head = [line for line in body if line.startswith("|") and dataset(line) is None]  # the header, the rule
+
+    def lines(prefix: str) -> list[str]:
+        """Rows ('| ') or notes ('- '): the kept datasets' old ones and the new ones, by dataset, stable."""
+        kept = [line for line in old if line.startswith(prefix) and dataset(line) not in regenerated | {None}]
+        mine = [line for line in body if line.startswith(prefix) and dataset(line) is not None]
+        return sorted(kept + mine, key=dataset)
+
+    return "\n".join([new[0], *head, *lines("| "), "", *lines("- "), new[-1]])
+
+
 def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
     """`text` with everything from the start marker to the end marker replaced by `block`."""
     start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
@@ -190,9 +217,10 @@ def main() -> None:
     text = replace_block(text, (columns.START, columns.END), columns.columns_tables())
     text = replace_block(text, (causes.START, causes.END), causes.causes_table())
     text = replace_block(text, (remedies.START, remedies.END), remedies.remedies_table())
-    if args.remedies:
-        text = replace_block(text, REMEDY_RESULTS, remedy_results(args.remedies))
-        text = replace_block(text, DOSE_RESULTS, dose_results(args.remedies))
+    if args.remedies:  # datasets without a remedies.csv (or dose.csv) there keep their lines
+        for markers, table, name in ((REMEDY_RESULTS, remedy_results, rf.REMEDIES), (DOSE_RESULTS, dose_results, rf.DOSE)):
+            found = {p.parent.name for p in args.remedies.glob("*/" + name)}
+            text = replace_block(text, markers, keep_other_datasets(text, markers, table(args.remedies), found))
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))
