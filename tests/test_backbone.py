@@ -79,3 +79,26 @@ def test_every_missing_piece_is_one_line_and_nothing_is_downloaded(tmp_path, mon
         with pytest.raises(UserError) as caught:
             _eval(*overrides)
         assert message in str(caught.value)
+
+
+def test_each_backbone_mistake_stops_a_run_with_one_line_before_writing(tmp_path, capsys, weights):
+    from vision_collapse.cli import main
+
+    from helpers import FAST_GMM
+
+    other = tmp_path / "other.pth"  # weights of another architecture
+    torch.save(timm.create_model("test_vit", pretrained=False, num_classes=0).state_dict(), other)
+    cases = [
+        (["eval.backbone=timm:vit_small_patch14_dinov2.lvd142m"],
+         "models--timm--vit_small_patch14_dinov2.lvd142m"),  # names the file it looked for
+        (["eval.backbone=timm:vit_smal_patch14_dinov2"], "nearest: vit_small_patch14_dinov2"),
+        ([f"eval.backbone=timm:{MODEL}", f"eval.backbone_weights={other}"], "first mismatched key: "),
+        (["judge.kind=probe"], "judge.kind=probe reads a backbone's features"),
+    ]
+    for k, (overrides, message) in enumerate(cases):
+        out = tmp_path / f"run{k}"
+        capsys.readouterr()
+        assert main(["run", "configs/neutral.yaml", *FAST_GMM, *overrides, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err and "Traceback" not in err, err
+        assert not out.exists()

@@ -29,7 +29,7 @@ from vision_collapse.loop.labels import load_or_train_expert, load_or_train_labe
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.loop.web import scrape_training_set
-from vision_collapse.metrics.backbone import backbone_record, feature_extractor
+from vision_collapse.metrics.backbone import backbone_module, backbone_record, feature_extractor
 from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
 from vision_collapse.metrics.junk import recogniser_report
@@ -128,6 +128,8 @@ def run_experiment(
     if rt.world > 1:
         log(f"sharing the work between {rt.world} processes ({torch.distributed.get_backend()}) on {rt.device.type}")
     real = load_real_data(cfg.data, cfg.seed)  # first, so a bad data setting leaves no run folder behind
+    if cfg.eval.backbone != "judge":  # so do missing or foreign backbone weights (the module is loaded once, kept)
+        backbone_module(cfg.eval)
     if cfg.loop.filter == "watermark":  # a size the watermark refuses is a setting error, known before any work
         web_size(real.subset.images.shape[-1], cfg.loop.watermark_upsample)
     rt.on_main(lambda: rf.prepare_run_folder(cfg, run, force))

@@ -3,7 +3,9 @@ model (DINOv2, CLIP, ...) from weights on disk."""
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -51,29 +53,53 @@ def timm_weights(cfg: EvalConfig) -> Path:
         found = try_to_load_from_cache(hub, filename)
         if isinstance(found, str):
             return Path(found)
-    raise UserError(f"eval.backbone={cfg.backbone} needs its weights on disk: on a machine with a network, "
-                    f"python -c \"import timm; timm.create_model('{name}', pretrained=True)\" fills timm's cache "
-                    f"(copy it to HF_HOME), or download {hub or name}'s model.safetensors and pass "
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    looked = Path(HF_HUB_CACHE) / f"models--{(hub or name).replace('/', '--')}" / "snapshots" / "*" / TIMM_FILES[0]
+    raise UserError(f"eval.backbone={cfg.backbone} needs its weights on disk and found no {looked}: on a machine "
+                    f"with a network, python -c \"import timm; timm.create_model('{name}', pretrained=True)\" fills "
+                    f"that cache (copy it here), or download {hub or name}'s {TIMM_FILES[0]} and pass "
                     "eval.backbone_weights=PATH")
 
 
-def timm_model(cfg: EvalConfig):
-    """The timm model of eval.backbone=timm:MODEL with its local weights, without its classifier head, and the
-    weights' path; one line when timm or the model is missing."""
+def check_backbone(cfg: EvalConfig) -> Path | None:
+    """The weights file eval.backbone will load (None for the judge), or one line saying what is missing: timm,
+    the model (with the nearest names timm has) or its weights. Cheap: run checks it before writing anything."""
+    if cfg.backbone == "judge":
+        return None
+    if cfg.backbone == "inception":
+        return inception_weights(cfg)
     try:
         import timm
     except ImportError:
         raise UserError(f"eval.backbone={cfg.backbone} needs timm: pip install 'vision-collapse[timm]'") from None
     name = cfg.backbone.removeprefix("timm:")
     if not timm.is_model(name.split(".")[0]):
-        raise UserError(f"eval.backbone: timm has no model {name!r}; `python -c \"import timm; "
-                        f"print(timm.list_models('*{name.split('_')[0]}*'))\"` lists its names")
-    path = timm_weights(cfg)
+        near = difflib.get_close_matches(name, timm.list_models(pretrained=True) + timm.list_models(), n=3,
+                                         cutoff=0.6)
+        raise UserError(f"eval.backbone: timm has no model {name!r}"
+                        + (f"; nearest: {', '.join(near)}" if near else "; timm.list_models() lists its names"))
+    return timm_weights(cfg)
+
+
+def timm_model(cfg: EvalConfig):
+    """The timm model of eval.backbone=timm:MODEL with its local weights, without its classifier head, and the
+    weights' path; one line when timm, the model or its weights are missing, or the weights are another model's."""
+    import timm
+
+    path = check_backbone(cfg)
+    name = cfg.backbone.removeprefix("timm:")
     kwargs = {"pretrained": True, "num_classes": 0, "pretrained_cfg_overlay": {"file": str(path)}}
-    try:  # a ViT's position embedding is resampled to eval.backbone_size; convnets take any size as they are
-        net = timm.create_model(name, **kwargs, **({"img_size": cfg.backbone_size} if cfg.backbone_size else {}))
-    except TypeError:
-        net = timm.create_model(name, **kwargs)
+    try:
+        try:  # a ViT's position embedding is resampled to eval.backbone_size; convnets take any size as they are
+            net = timm.create_model(name, **kwargs, **({"img_size": cfg.backbone_size} if cfg.backbone_size else {}))
+        except TypeError:
+            net = timm.create_model(name, **kwargs)
+    except (RuntimeError, KeyError) as exc:  # load_state_dict's missing, unexpected or mis-shaped keys
+        found = re.search(r'size mismatch for ([\w.]+)|"([^"]+)"|\'([^\']+)\'', str(exc))
+        key = next((g for g in found.groups() if g), "") if found else str(exc).splitlines()[0]
+        raise UserError(f"eval.backbone_weights {str(path)!r} does not fit timm:{name} (first mismatched key: {key}); "
+                        "pass that model's own weights") from None
     return net.eval(), path
 
 
@@ -142,9 +168,9 @@ def probe_backbone(cfg) -> nn.Module | None:
 def backbone_record(cfg: EvalConfig) -> dict:
     """What run.json records of the feature space: its name and the SHA-256 of its weights (none for the judge,
     whose weights judge.json records)."""
-    if cfg.backbone == "judge":
+    path = check_backbone(cfg)
+    if path is None:
         return {"backbone": "judge"}
-    path = inception_weights(cfg) if cfg.backbone == "inception" else timm_weights(cfg)
     return {"backbone": cfg.backbone, "backbone_weights": str(path), "backbone_weights_sha256": file_sha256(path)}
 
 
