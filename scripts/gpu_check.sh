@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The standing GPU check: training throughput against the plain diffusers loop at 32 and 64 px, eager and
-# compiled (ratio, TFLOP/s, MFU), then sampling quality against network evaluations. One prepared script, so a
-# borrowed GPU machine runs it in one call; about 6 minutes on one H100-class GPU.
+# compiled (ratio, TFLOP/s, MFU), sampling quality against network evaluations, and the evaluation's floor and
+# memorisation check at 120 classes on the device; then one table of the headline lines. One prepared script, so
+# a borrowed GPU machine runs it in one call (a budget of about 5 minutes on one H100-class GPU).
 #
 #   scripts/gpu_check.sh [OUT]     # OUT (default runs/gpu_check) gets one log per benchmark; needs a CUDA GPU
+#
+# A machine without diffusers (or another package) installs it from wheels carried with the tree in .whl/
+# (ignored by git), made beforehand on a machine with the registry, e.g.
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl diffusers
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/gpu_check}"
 PY="${PYTHON:-python}"
-if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the project, installed or not
+if ! "$PY" -c 'import diffusers' 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "error: no CUDA GPU visible; this check is for one (the CPU benchmarks run without it)" >&2
     exit 2
 fi
@@ -25,3 +35,14 @@ done
 echo "== sampling =="
 "$PY" scripts/bench_sampling.py configs/neutral.yaml --samples 2000 --out "$OUT/sampling_run" 2>&1 \
     | tee "$OUT/sampling.log" | tail -n 12
+echo "== evaluation at 120 classes (global floor, memorisation) =="
+"$PY" scripts/bench_metrics.py --classes 120 --eval-dims 384,2048 2>&1 | tee "$OUT/metrics.log" | tail -n 6
+
+echo
+echo "== summary =="
+echo "| benchmark | result |"
+echo "|---|---|"
+for log in "$OUT"/train_*.log; do
+    echo "| $(basename "$log" .log) | $(grep -h -E '^ratio|MFU' "$log" | tr '\n' ' ') |"
+done
+grep -h -E '^evaluation per generation|^speed-up' "$OUT/metrics.log" | sed 's/^/| metrics | /; s/$/ |/'
