@@ -28,12 +28,12 @@ def chosen_remedies(only: str | None) -> list[Remedy]:
     return [remedy_named(n.strip()) for n in only.split(",") if n.strip()] if only else list(REMEDIES)
 
 
-def remedy_arms(config: Path, overrides: list[str], remedies: list[Remedy],
-                log: Callable[[str], None] = print) -> list[Arm]:
-    """The untreated arm, then one arm per remedy that applies; each one that does not is skipped with its reason."""
+def remedy_arms(remedies: list[Remedy], reasons: dict[str, str], log: Callable[[str], None] = print) -> list[Arm]:
+    """The untreated arm, then one arm per remedy that applies; each one that does not (a reason in `reasons`) is
+    skipped with its reason."""
     arms = [Arm(UNTREATED, (), "untreated: the config as it is")]
     for remedy in remedies:
-        reason = why_not(remedy, config, overrides)
+        reason = reasons[remedy.name]
         if reason:
             log(f"skipping {remedy.name}: {reason}")
         else:
@@ -133,21 +133,22 @@ def remedy(
         raise UserError(f"--out {str(out)!r} holds a run; choose a new folder for the remedies")
     if dose:
         remedies = remedies if only else []  # without --only the dose acts on the config as it is
+    reasons = {r.name: why_not(r, config, overrides) for r in remedies}  # '' where the remedy applies
+    if dose:
         for r in remedies:
-            reason = why_not(r, config, overrides)
-            if reason:
-                raise UserError(f"--dose on top of {r.name}, which does not apply here: {reason}")
+            if reasons[r.name]:
+                raise UserError(f"--dose on top of {r.name}, which does not apply here: {reasons[r.name]}")
         arms = dose_arms(config, overrides, dose, remedies)
         run_arms(config, overrides, arms, seeds, out, launch, log)
         rows = dose_table(out, arms, seeds, parse_dose(dose)[0])
         rf.write_csv(out / rf.DOSE, rows)
         return rows
-    arms = remedy_arms(config, overrides, remedies, log)
+    arms = remedy_arms(remedies, reasons, log)
     run_arms(config, overrides, arms, seeds, out, launch, log)
     rows = with_costs(arm_table(out, arms, seeds, UNTREATED, added=True), out, arms, seeds)
     rows = [{**r, "skipped": ""} for r in rows]
     empty = dict.fromkeys(rows[0], float("nan"))  # a skipped remedy's row: its reason, no numbers
     rows += [{**empty, "arm": r.name, "label": r.name, "overrides": " ".join(r.on), "seeds": 0,
-              "skipped": why_not(r, config, overrides)} for r in remedies if r.name not in {a.name for a in arms}]
+              "skipped": reasons[r.name]} for r in remedies if reasons[r.name]]
     rf.write_csv(out / rf.REMEDIES, rows)
     return rows
