@@ -10,19 +10,9 @@
 # (ignored by git), made beforehand on a machine with the registry, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl diffusers
 set -uo pipefail
-cd "$(dirname "$0")/.."
 OUT="${1:-runs/gpu_check}"
-PY="${PYTHON:-python}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the project, installed or not
-if ! "$PY" -c 'import diffusers' 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH="$PYTHONPATH:/tmp/site"
-fi
-if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    echo "error: no CUDA GPU visible; this check is for one (the CPU benchmarks run without it)" >&2
-    exit 2
-fi
-mkdir -p "$OUT"
+WHY="this check is for one (the CPU benchmarks run without it)"
+source "$(dirname "$0")/gpu_preamble.sh"
 "$PY" -c 'import torch; print("GPU:", torch.cuda.get_device_name(0), "torch", torch.__version__)' | tee "$OUT/device.txt"
 for res in 32 64; do
     for compile in "" "--compile"; do

@@ -8,14 +8,9 @@
 # rates; see the configs' comment blocks), its perfect twin in about a minute. Needs the Fashion-MNIST files
 # (configs/fashion-mnist-lt-32.yaml says where) and a CUDA GPU; CI never runs it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 OUT="${1:-runs/gpu}"
-PY="${PYTHON:-python}"
-if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
-    echo "error: no CUDA GPU visible; this experiment is sized for one (configs/quick.yaml is the CPU default)" >&2
-    exit 2
-fi
-mkdir -p "$OUT"
+WHY="this experiment is sized for one (configs/quick.yaml is the CPU default)"
+source "$(dirname "$0")/gpu_preamble.sh"
 for arm in model combination; do
     echo "== fashion-mnist-lt-32-$arm, then its perfect-generator twin =="
     start=$SECONDS

@@ -203,6 +203,7 @@ def cmd_attribute(args) -> int:
     from vision_collapse.loop.attribute import attribute
     from vision_collapse.loop.multiseed import parse_seeds
     from vision_collapse.viz.attribution import plot_attribution
+    from vision_collapse.viz.report_compare import ci as _ci
 
     config_path, overrides = _split_items(args.items)
     if config_path is None:
@@ -211,17 +212,13 @@ def cmd_attribute(args) -> int:
     rows = attribute(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args))
     plot_attribution(rows, out / rf.ATTRIBUTION_PLOT)
     for r in rows:
-        print(f"{r['label']:60} head {r['head_change']:+.3f} [{r['head_change_low']:+.3f}, {r['head_change_high']:+.3f}]"
-              f"  tail {r['tail_change']:+.3f} [{r['tail_change_low']:+.3f}, {r['tail_change_high']:+.3f}]"
+        print(f"{r['label']:60} head {_ci(r, 'head_change')}  tail {_ci(r, 'tail_change')}"
               f"  flagged (level/compounding) head {r['head_level_share']:.0%}/{r['head_compounding_share']:.0%},"
               f" tail {r['tail_level_share']:.0%}/{r['tail_compounding_share']:.0%} of {r['seeds']} seeds")
     full = rows[0]
     if np.isfinite(float(full.get("model_effect_head", np.nan))):
         print(f"beyond a perfect generator through the same pipeline, the model adds head "
-              f"{full['model_effect_head']:+.3f} [{full['model_effect_head_low']:+.3f}, "
-              f"{full['model_effect_head_high']:+.3f}]"
-              f", tail {full['model_effect_tail']:+.3f} [{full['model_effect_tail_low']:+.3f}, "
-              f"{full['model_effect_tail_high']:+.3f}] (paired by seed)")
+              f"{_ci(full, 'model_effect_head')}, tail {_ci(full, 'model_effect_tail')} (paired by seed)")
     print(f"wrote {out / rf.ATTRIBUTION}, {out / rf.ATTRIBUTION_PLOT}")
     return 0
 

@@ -38,11 +38,12 @@ def correct_shard(
     checked = rng.random(len(images)) < loop.correction_strength
     outcome = np.where(checked, AGREED, UNCHECKED)
     carried = carried_labels(images, cond, ref, loop.label_source)
-    pending = np.flatnonzero(checked & (ref.expert.predict(images).labels != carried).numpy())
+    expert = ref.expert.predict(images).labels
+    pending = np.flatnonzero(checked & (expert != carried).numpy())
     if loop.correction == "relabel":
         outcome[pending] = 1
         relabelled = carried.clone()
-        relabelled[pending] = ref.expert.predict(images[pending]).labels
+        relabelled[pending] = expert[pending]
         return images, relabelled, outcome
     images = images.clone()
     for round_ in range(1, MAX_REDRAWS + 1):

@@ -165,6 +165,7 @@ def probe_backbone(cfg) -> nn.Module | None:
     return backbone_module(cfg.eval) if cfg.judge.kind == "probe" else None
 
 
+@functools.lru_cache(maxsize=4)
 def backbone_record(cfg: EvalConfig) -> dict:
     """What run.json records of the feature space: its name and the SHA-256 of its weights (none for the judge,
     whose weights judge.json records)."""

@@ -196,8 +196,8 @@ def class_rows(generation: int, train_set: LabelledImages, stats: SampleStats, e
         if measured and train_vectors is None:  # the training set's, once per generation
             train_vectors = copy_vectors(train_set.images, ref.judge, ref.features, ev.copy_space)
         quality.update(within_class_columns(eval_set.features[mine][:n] if count >= n else torch.zeros(0, 1), vectors,
-                                            train_vectors if measured else train_set.images[:0], ref.copies, c,
-                                            ref.floors[c], cas, _floor_column(ref, "cas_real")))
+                                            train_vectors, ref.copies, c, ref.floors[c], cas,
+                                            _floor_column(ref, "cas_real")))
         verdict = verdicts[mine] if verdicts is not None else torch.zeros(0, dtype=torch.long)
         conditional = eval_set is not None and eval_set.conditioning is not None and count > 0
         redundant = not conditional or c == head  # unconditional: 0 or label fidelity; head row: label fidelity

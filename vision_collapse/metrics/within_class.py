@@ -64,7 +64,7 @@ class CopyDetector:
         return (nearest_distances(vectors, training) < self.threshold).numpy()
 
 
-def within_class_columns(features: torch.Tensor, vectors: torch.Tensor | None, training: torch.Tensor,
+def within_class_columns(features: torch.Tensor, vectors: torch.Tensor | None, training: torch.Tensor | None,
                          copies: "CopyDetector", c: int, floor: dict, cas: np.ndarray | None,
                          cas_real: np.ndarray) -> dict:
     """The per-class table's within-class columns for class c: Vendi score, memorised share and CAS, each beside its

@@ -76,10 +76,8 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return (len(labels) / (present * counts.clamp(min=1)))[labels].float()
 
 
-def weighted_loss(per_item: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """The batch's loss: the mean of per-item losses, weighted by `weights` (train.class_balance) when given."""
-    if weights is None:
-        return per_item.mean()
+def weighted_loss(per_item: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The batch's loss under train.class_balance: the mean of per-item losses weighted by `weights`."""
     return (per_item * weights.to(per_item.dtype)).mean()
 
 
