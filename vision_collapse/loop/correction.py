@@ -3,8 +3,10 @@ after sampling and before curation, an expert classifier that is neither the jud
 label each sample carries. 'drop' redraws a disagreeing sample for the same conditioning label until the expert
 agrees (at most MAX_REDRAWS times, then it is kept as it is); 'relabel' gives it the expert's label.
 
-Under the null (a perfect generator, a class-blind check) neither changes the carried class counts, so the
-loop's twin (loop/twin.py) needs no step for it.
+'drop' never changes the carried class counts (a redraw keeps its conditioning label), so the loop's twin
+(loop/twin.py) needs no step for it. 'relabel' does: it moves counts by the expert's confusion, on a random
+share of samples when correction_strength < 1, and the twin does not model it; like the labeller's lean it is a
+pipeline step, to be read against the perfect generator, not the chance chain.
 """
 
 from __future__ import annotations
