@@ -113,3 +113,14 @@ def test_disk_full_keeps_the_last_generation_and_resumes(tmp_path, capsys, monke
     assert main(["run", "configs/neutral.yaml", *FAST, "--out", str(run)]) == 0
     assert _snapshot(run / "gen_000") == kept
     assert (run / "metrics.csv").read_bytes() == (reference / "metrics.csv").read_bytes()
+
+
+def test_command_line_mistakes_are_one_line_and_overrides_may_follow_the_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    _fails(capsys, ["run", "configs/quick.yaml", "--bogus"], "unrecognized arguments: --bogus")
+    _fails(capsys, ["remedy", "configs/quick.yaml", "--launcher", "slurm"], "invalid choice: 'slurm'")
+    _fails(capsys, ["run", "configs/quick.yaml", "--out", str(out), "loop.generatons=3"],
+           "unknown config key 'loop.generatons'")  # an override after --out is read as one
+    assert not out.exists()
+    assert main(["run", "configs/quick.yaml", "--dry-run", "--out", str(out), "loop.generations=3"]) == 0
+    assert "generations: 3" in capsys.readouterr().out

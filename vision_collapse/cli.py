@@ -16,9 +16,18 @@ from vision_collapse.loop.launch import add_launch_options, launch_from_args
 DEFAULT_CONFIG = Path("configs/quick.yaml")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its mistakes as one line, like every other bad input here (not usage plus an error)."""
+
+    def error(self, message: str):
+        """Print one line naming the problem and where the options are listed, and exit 2."""
+        _say(f"error: {message}; see {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
-    parser = argparse.ArgumentParser(prog="vision-collapse", description="Recursive-training collapse testbed.")
+    parser = _Parser(prog="vision-collapse", description="Recursive-training collapse testbed.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run or resume a recursive experiment")
     run.add_argument("items", nargs="*", metavar="CONFIG|KEY=VALUE",
@@ -373,7 +382,16 @@ def cmd_plot(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    try:  # argparse exits on a mistake (one line, _Parser.error) or after --help
+        args, extra = parser.parse_known_args(argv)
+        # KEY=VALUE overrides may also come after the options (`run CONFIG --out DIR loop.generations=8`)
+        if extra and hasattr(args, "items") and all("=" in e and not e.startswith("-") for e in extra):
+            args.items += extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:
+        return int(exc.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `run` restarts itself with them for train.processes
     try:
         commands = {"run": cmd_run, "attribute": cmd_attribute, "remedy": cmd_remedy, "datasets": cmd_datasets,
