@@ -29,6 +29,25 @@ def fake_samples(real, generation: int):
                           real.subset.class_names)
 
 
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` by its SHA-256, to show that a refused command touched nothing."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def fails_in_one_line(capsys, argv: list[str], message: str) -> None:
+    """Run the CLI, expect status 2 and exactly one stderr line containing `message`."""
+    from vision_collapse.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert message in lines[0], lines[0]
+
+
 def rows(path: Path) -> list[dict]:
     """A CSV file's rows as dicts of strings."""
     with open(path, newline="") as fh:
@@ -38,3 +57,26 @@ def rows(path: Path) -> list[dict]:
 def column(path: Path, name: str) -> list[float]:
     """One column of a CSV file as floats."""
     return [float(r[name]) for r in rows(path)]
+
+
+def tiny_dit_pipeline(folder: Path) -> Path:
+    """A random DiTPipeline folder (transformer, VAE, scheduler, id2label) as diffusers' save_pretrained writes it,
+    with ImageNet's 1000 classes and 8x8 RGB images (a 4x4 latent, 4 tokens); about 0.4 MB."""
+    import json
+
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(0)
+    transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
+                                        num_layers=2, norm_num_groups=16, sample_size=4, patch_size=2,
+                                        num_embeds_ada_norm=1000)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), latent_channels=4,
+                        norm_num_groups=8, sample_size=8)
+    DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(clip_sample=False)).save_pretrained(folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    # save_pretrained drops id2label, which the real DiT folder carries
+    index["id2label"] = {"151": "Chihuahua", "207": "golden retriever", "254": "pug"}
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder

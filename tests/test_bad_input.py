@@ -1,7 +1,6 @@
 """Every user mistake: one line on stderr, exit status 2, and the existing run's files untouched."""
 
 import errno
-import hashlib
 
 import pytest
 
@@ -9,27 +8,15 @@ from vision_collapse.cli import main
 
 import archives
 from helpers import FAST_GMM as FAST
+from helpers import fails_in_one_line as _fails
+from helpers import snapshot as _snapshot
 
 pytestmark = pytest.mark.slow  # these tests run the CLI end to end on tiny runs
-
-
-def _snapshot(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def finished(make_run):
     return make_run()
-
-
-def _fails(capsys, argv, message):
-    """Run the CLI, expect status 2 and exactly one stderr line containing `message`."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert message in lines[0], lines[0]
 
 
 def _bad_data_folders(tmp_path):

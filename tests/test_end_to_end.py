@@ -242,3 +242,7 @@ def test_foreign_folder_is_never_written_or_deleted(tmp_path, capsys):
     assert main(["run", "configs/neutral.yaml", *TINY, "--force", "--out", str(out)]) == 2
     assert "holds no run" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def test_verdict_is_titled_with_the_config_and_seed(tiny_run):
+    assert (tiny_run / "verdict.md").read_text().startswith("# Verdict: neutral, seed 0\n")

@@ -217,3 +217,19 @@ def test_the_summary_and_chance_table_give_the_same_p_values(make_run):
                 since = table[g, "compounding", "tracked", f"{side}_share"]
                 assert float(s[f"{side}_compounding_p"]) == pytest.approx(float(since["p_value"]))
                 assert float(s[f"{side}_compounding_low"]) == pytest.approx(float(since["low"]))
+
+
+@pytest.mark.slow
+def test_exported_unconditional_samples_read_their_generations_fid_at_labels(make_run, tmp_path):
+    from vision_collapse.cli import main
+
+    from helpers import rows
+
+    run = make_run("loop.label_source=none", name="uncond")
+    assert main(["export", str(run), "--generation", "1", str(tmp_path / "gen1")]) == 0
+    assert not [p for p in (tmp_path / "gen1").iterdir() if p.is_dir()]  # flat: the samples were meant as no class
+    assert main(["evaluate", str(tmp_path / "gen1"), "--reference", str(run), "--out", str(tmp_path / "eval")]) == 0
+    got, want = rows(tmp_path / "eval" / rf.SUMMARY)[0], rows(rf.generation_dir(run, 1) / rf.SUMMARY)[0]
+    assert got["recognised_count"] == want["recognised_count"]
+    for key in ("fid_vs_original", "fid_at_labels", "head_share", "tail_share", "unrecognisable_share"):
+        assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-6), key

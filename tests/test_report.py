@@ -230,3 +230,11 @@ def test_tensorboard_logs_scalars_and_grids(make_run):
     assert all(abs(v - t) <= 1e-4 * abs(t) for (_, v), (_, t) in zip(fid, truth))
     assert [e.step for e in events.Images("grid")] == [0, 1]
     assert not [p for p in (run / "tensorboard").iterdir() if rf.is_temporary(p)]
+
+
+def test_report_keeps_a_mosaic_that_grid_drew(run):
+    assert main(["grid", str(run), "--real", "-n", "4"]) == 0
+    drawn = (run / "grids" / "mosaic.png").read_bytes()
+    assert main(["report", str(run)]) == 0
+    assert (run / "grids" / "mosaic.png").read_bytes() == drawn  # the user's picture, untouched
+    assert (run / "grids" / rf.REPORT_MOSAIC).is_file() and rf.REPORT_MOSAIC in (run / "report.html").read_text()

@@ -81,3 +81,17 @@ def test_compare_finds_the_differing_key(runs, tmp_path):
     with open(runs / "accumulate" / "summary.csv") as fh:
         truth = [float(r["tail_share"]) for r in csv.DictReader(fh)]
     assert [float(r["tail_share"]) for r in rows if r["label"] == "loop.strategy=accumulate"] == truth
+
+
+def test_compare_marks_a_partial_run(runs, tmp_path):
+    import shutil
+
+    partial = tmp_path / "partial"
+    shutil.copytree(runs / "accumulate", partial)
+    shutil.rmtree(partial / "gen_001")  # as a run still going, or stopped, after generation 0
+    (partial / "DONE").unlink()
+    out = tmp_path / "cmp"
+    assert main(["compare", str(runs / "replace"), str(partial), "--metric", "tail_share", "--out", str(out)]) == 0
+    with open(out / "compare.csv") as fh:
+        labels = {r["label"] for r in csv.DictReader(fh)}
+    assert labels == {"loop.strategy=replace", "loop.strategy=accumulate (partial: 1 of 2 generations)"}

@@ -17,7 +17,12 @@ DEFAULT_CONFIG = Path("configs/quick.yaml")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with its mistakes as one line, like every other bad input here (not usage plus an error)."""
+    """argparse with its mistakes as one line, like every other bad input here (not usage plus an error), and no
+    abbreviated flags: a prefix such as --seed would otherwise be taken as --seeds and start a multi-seed run."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         """Print one line naming the problem and where the options are listed, and exit 2."""
@@ -144,7 +149,8 @@ def cmd_run(args) -> int:
     if args.dry_run:
         print(config_to_yaml(cfg), end="")
         return 0
-    out = args.out or Path("runs") / (config_path.stem if config_path else "default")
+    name = config_path.stem if config_path else "default"
+    out = args.out or Path("runs") / name
     from vision_collapse.runtime import launched_processes
 
     if cfg.train.processes > 1 and launched_processes() == 1:
@@ -167,7 +173,7 @@ def cmd_run(args) -> int:
             run = _seeds_as_jobs(config_path, overrides, parse_seeds(args.seeds), out, launch, args.force)
         else:
             run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
-                            after_aggregate=draw_plots)
+                            after_aggregate=draw_plots, name=name)
         _say(f"done: {run}  (seed_*/, aggregate.csv, plots/, verdict.md)")
         _say_verdict(run)
         return 0
@@ -178,14 +184,14 @@ def cmd_run(args) -> int:
         from vision_collapse.loop.attribute import perfect_twin_config
 
         twin_cfg = perfect_twin_config(config_path, overrides)
-    run = run_experiment(cfg, out, force=args.force, after_generation=render_generation)
+    run = run_experiment(cfg, out, force=args.force, after_generation=render_generation, name=name)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
     if twin_cfg is not None:
         from vision_collapse.loop.arms import seed_changes
 
         twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
-                              after_generation=render_generation)
+                              after_generation=render_generation, name=f"{name} (perfect generator)")
         _say(f"\nthe perfect-generator twin: {twin}")
         _say_verdict(twin)
         mine, perfect = seed_changes(run), seed_changes(twin)
@@ -380,6 +386,25 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def _nearest_flag(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
+    """'; did you mean --seeds?' for the first unknown flag that is close to one of the subcommand's flags, or the
+    KEY=VALUE form when the flag names a config key (--seed 3 is seed=3)."""
+    import difflib
+
+    from vision_collapse.config import all_keys
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    flags = [f for action in sub._actions for f in action.option_strings if f.startswith("--")]
+    keys = set(all_keys())
+    for word in (e.split("=")[0] for e in extra if e.startswith("--")):
+        hints = difflib.get_close_matches(word, flags, n=1, cutoff=0.6)
+        if word[2:] in keys:
+            hints.append(f"the config key {word[2:]}=VALUE")
+        if hints:
+            return f"; did you mean {' or '.join(hints)}?"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand, turning user mistakes into one-line errors."""
     parser = _parser()
@@ -389,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra and hasattr(args, "items") and all("=" in e and not e.startswith("-") for e in extra):
             args.items += extra
         elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{_nearest_flag(parser, args.command, extra)}")
     except SystemExit as exc:
         return int(exc.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `run` restarts itself with them for train.processes

@@ -24,7 +24,8 @@ ImbalanceProfile = Literal["exp", "step", "dominant", "custom", "none"]
 Crop = Literal["none", "bbox"]
 Species = Literal["all", "dog", "cat"]
 ClassOrder = Literal["given", "seeded"]
-ModelKind = Literal["diffusion", "vae", "gmm", "real"]
+ModelKind = Literal["diffusion", "dit", "vae", "gmm", "real"]
+Adapter = Literal["none", "lora"]
 Sampler = Literal["ddim", "dpmsolver", "ddpm"]
 Precision = Literal["auto", "fp32", "bf16"]
 Strategy = Literal["replace", "mix", "accumulate", "fresh", "scrape"]
@@ -32,7 +33,7 @@ WebGrowth = Literal["fixed", "compound"]
 WebFilter = Literal["none", "oracle", "tag", "detector", "watermark"]
 LabelSampling = Literal["proportional", "original", "original_exact", "uniform"]
 LabelSource = Literal["conditioning", "classifier", "none"]
-Init = Literal["scratch", "finetune"]
+Init = Literal["scratch", "finetune", "pretrained"]
 CurationBy = Literal["labeller", "judge"]
 Correction = Literal["none", "drop", "relabel"]
 Compile = Literal["auto", True, False]
@@ -111,7 +112,9 @@ class DataConfig:
 class ModelConfig:
     """The generative model of every generation; conditional unless loop.label_source is 'none'."""
 
-    # 'diffusion' (diffusers UNet2DModel, DDPM training, model.sampler sampling), 'vae' (small convolutional VAE)
+    # 'diffusion' (diffusers UNet2DModel, DDPM training, model.sampler sampling), 'dit' (a latent class-conditional
+    # diffusion transformer, diffusers' DiTTransformer2DModel over a frozen AutoencoderKL: model.pretrained, or a
+    # small one built from model.dit_* that learns its autoencoder once per run), 'vae' (small convolutional VAE)
     # 'gmm' (Gaussian mixture in PCA space, one per class when conditional; ignores train.*), or 'real': the
     # perfect generator, which draws held-out real images (data.perfect_fraction) of the asked class, so a run
     # shows what the rest of the pipeline does without any model error
@@ -120,13 +123,14 @@ class ModelConfig:
     layers_per_block: int = 1  # diffusion: ResNet layers per UNet block
     train_timesteps: int = 1000  # diffusion: length of the DDPM noise schedule
     beta_schedule: str = "squaredcos_cap_v2"  # diffusion: DDPM beta schedule; cosine suits tiny images
-    # diffusion: the diffusers scheduler that samples: 'ddim' (deterministic DDIM), 'dpmsolver'
+    # diffusion and dit: the diffusers scheduler that samples: 'ddim' (deterministic DDIM), 'dpmsolver'
     # (DPM-Solver++ 2M, good at 10-25 steps) or 'ddpm' (ancestral; the model's training schedule)
     sampler: Sampler = "ddim"
-    sampling_steps: int = 20  # diffusion: denoising steps (network evaluations, doubled batch under CFG)
-    guidance_scale: float = 1.0  # diffusion: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
-    label_dropout: float = 0.1  # diffusion: labels dropped to the null class, so CFG has an unconditional model
-    # Sampling bias: a scale on the standard deviation of what sampling draws: the initial noise (diffusion),
+    sampling_steps: int = 20  # diffusion and dit: denoising steps (network evaluations, doubled batch under CFG)
+    guidance_scale: float = 1.0  # diffusion and dit: CFG weight w, eps_u + w (eps_c - eps_u); 1 is plain conditional
+    # diffusion and dit: labels dropped (once per sample) to the null class, so CFG has an unconditional model
+    label_dropout: float = 0.1
+    # Sampling bias: a scale on the standard deviation of what sampling draws: the initial noise (diffusion, dit),
     # the latent (vae), each component's Gaussian (gmm); below 1 favours the modes, 1 is unbiased.
     temperature: float = 1.0
     latent_dim: int = 16  # vae: size of the latent code
@@ -134,6 +138,25 @@ class ModelConfig:
     # gmm: PCA dimensions the mixtures live in; 0 keeps the full rank, so nothing is lost to truncation (a
     # smaller value is a capacity limit: the dropped variance never comes back in the samples)
     pca_dim: int = 0
+    # dit: a local diffusers DiTPipeline folder (model_index.json, transformer/, vae/, scheduler/), e.g.
+    # facebook/DiT-XL-2-256 downloaded once; '' builds a fresh transformer from model.dit_* and an autoencoder of
+    # widths model.channels, trained once per run on the real training pool (RUN/autoencoder/). Nothing downloads.
+    pretrained: str = ""
+    # dit: which model class each dataset class conditions on: 'synset' (folders named by WordNet synset, as
+    # Stanford Dogs': ImageNet-1k's index of the synset), 'first' (dataset class k is model class k) or FILE.csv
+    # (columns class_name, model_index). Written to RUN/class_map.csv.
+    class_map: str = "first"
+    # dit: 'none' trains the whole transformer; 'lora' only LoRA adapters (pip install 'vision-collapse[lora]')
+    adapter: Adapter = "none"
+    lora_rank: int = 16  # dit, adapter=lora: the adapters' rank (their alpha equals it)
+    gradient_checkpointing: bool = False  # dit: recompute activations in the backward pass (less memory, ~30% more time)
+    patch_size: int = 2  # dit without model.pretrained: latent pixels per token side
+    dit_layers: int = 2  # dit without model.pretrained: transformer blocks
+    dit_heads: int = 2  # dit without model.pretrained: attention heads
+    dit_head_dim: int = 16  # dit without model.pretrained: width of each head (the model is heads x head_dim wide)
+    latent_channels: int = 4  # dit without model.pretrained: channels of the autoencoder's latent
+    # dit without model.pretrained: steps training the run's autoencoder (batch size and lr: train.*)
+    autoencoder_steps: int = 300
 
     def __post_init__(self):
         check_choices(self, "model")
@@ -146,9 +169,21 @@ class ModelConfig:
         _check(self.guidance_scale >= 0, "model.guidance_scale must be >= 0")
         _check(self.latent_dim >= 1 and self.components >= 1, "model.latent_dim and model.components must be >= 1")
         _check(self.pca_dim >= 0, "model.pca_dim must be >= 0 (0 keeps the full rank)")
-        _check(self.kind == "diffusion" or self.guidance_scale == 1.0,
-               f"model.guidance_scale applies to model.kind=diffusion only; set model.guidance_scale=1 for "
+        _check(self.kind in ("diffusion", "dit") or self.guidance_scale == 1.0,
+               f"model.guidance_scale applies to model.kind=diffusion or dit only; set model.guidance_scale=1 for "
                f"model.kind={self.kind}")
+        # model.kind=real (a perfect-generator twin of a dit run) keeps them: it ignores the model
+        _check(self.kind in ("dit", "real") or (not self.pretrained and self.adapter == "none"
+                                                and self.class_map == "first"),
+               f"model.pretrained, model.adapter and model.class_map are for model.kind=dit, not {self.kind}")
+        _check(self.adapter == "none" or bool(self.pretrained),
+               "model.adapter=lora adapts a pretrained transformer; set model.pretrained=FOLDER, or model.adapter=none")
+        _check(self.class_map in ("synset", "first") or self.class_map.endswith(".csv"),
+               f"unknown model.class_map {self.class_map!r}; use synset, first or a FILE.csv of class_name,model_index")
+        _check(min(self.lora_rank, self.patch_size, self.dit_layers, self.dit_heads, self.dit_head_dim,
+                   self.latent_channels, self.autoencoder_steps) >= 1,
+               "model.lora_rank, patch_size, dit_layers, dit_heads, dit_head_dim, latent_channels and "
+               "autoencoder_steps must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -231,7 +266,9 @@ class LoopConfig:
     # (its lean toward the head is part of what is studied); 'none' unconditional models, whose samples are
     # labelled by the judge for bookkeeping only.
     label_source: LabelSource = "conditioning"
-    init: Init = "scratch"  # 'scratch' new weights each generation, or 'finetune' from generation g-1's model
+    # 'scratch' new weights each generation, 'finetune' from generation g-1's model (generation 0 from new or
+    # pretrained weights), or 'pretrained' every generation from model.pretrained's weights (Bertrand et al.)
+    init: Init = "scratch"
     finetune_steps: int = 0  # optimiser steps when fine-tuning; 0 means train.steps
     # Keep only this top fraction of samples, ranked by confidence (Ferbach-style curation); generation g
     # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
@@ -446,8 +483,14 @@ class ExperimentConfig:
         _check(self.model.kind != "real" or self.model.temperature == 1.0,
                "model.kind=real draws real images as they are; set model.temperature=1")
         _check(self.model.kind not in ("gmm", "real") or self.loop.init == "scratch",
-               "loop.init=finetune needs a model trained by steps; use model.kind=diffusion or vae")
-        stepped = self.model.kind in ("diffusion", "vae")
+               f"loop.init={self.loop.init} needs a model trained by steps; use model.kind=diffusion, dit or vae")
+        _check(self.loop.init != "pretrained" or (self.model.kind == "dit" and bool(self.model.pretrained)),
+               "loop.init=pretrained restarts every generation from model.pretrained; set model.pretrained=FOLDER "
+               "(model.kind=dit), or use loop.init=scratch or finetune")
+        _check(self.model.kind != "dit" or not self.model.pretrained or self.loop.init != "scratch",
+               "model.pretrained is fine-tuned, never trained from scratch; set loop.init=finetune (each generation "
+               "from the one before) or loop.init=pretrained (each from the pretrained weights)")
+        stepped = self.model.kind in ("diffusion", "dit", "vae")
         _check(stepped or not self.train.class_balance,
                f"train.class_balance weights a loss that model.kind={self.model.kind} does not have (a GMM fits "
                "each class on its own already), so it would change nothing; set train.class_balance=false")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import sys
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -26,13 +27,15 @@ from vision_collapse.loop.instrument import (
     write_chance_table,
 )
 from vision_collapse.loop.labels import load_or_train_expert, load_or_train_labeller, needs_labeller
-from vision_collapse.loop.seeds import Generation
+from vision_collapse.loop.seeds import Generation, generation_seed
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.loop.web import scrape_training_set
 from vision_collapse.metrics.backbone import backbone_module, backbone_record, feature_extractor
 from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
 from vision_collapse.metrics.junk import recogniser_report
+from vision_collapse.models import build_model
+from vision_collapse.models.dit_base import DiTStart, check_start, prepare_start
 from vision_collapse.models.training import uses_bf16
 from vision_collapse.runtime import runtime
 
@@ -101,6 +104,25 @@ def write_baseline(run: Path, cfg: ExperimentConfig, ref: Reference) -> None:
         rf.write_csv(run / rf.BASELINE, [{**summary, "generation": rf.REAL}])
 
 
+def write_pretrained_reference(run: Path, cfg: ExperimentConfig, ref: Reference, log) -> None:
+    """RUN/pretrained.csv, generation -1: the pretrained model before any fine-tuning, sampled at the real
+    subset's labels (its class counts exactly) with the chain's sampler, measured like a generation; once per run."""
+    if (run / rf.PRETRAINED).is_file():
+        return
+    real = ref.real
+    model = build_model(cfg, real.images.shape[-1], real.images.shape[1], real.num_classes, run)
+    labels = real.labels if cfg.conditional else None
+    size = cfg.loop.shard_size
+    images = torch.cat([model.sample(len(y), None if labels is None else y,
+                                     torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "pretrained", k)))
+                        for k, y in enumerate(real.labels.split(size))])
+    summary = evaluate_images(images, labels, ref, cfg).summary
+    rf.write_csv(run / rf.PRETRAINED, [{**summary, "generation": rf.PRETRAINED_GENERATION}])
+    log(f"pretrained model, no fine-tuning (generation {rf.PRETRAINED_GENERATION}): head share "
+        f"{summary['head_share_calibrated']:.3f}, tail share {summary['tail_share_calibrated']:.3f} (calibrated) at "
+        f"the real subset's labels (RUN/{rf.PRETRAINED})")
+
+
 def finish_generation(run: Path, cfg: ExperimentConfig, ref: Reference, generation: int,
                       after_generation: AfterGeneration | None) -> None:
     """Rebuild the run's tables with this generation, let the caller draw, then mark the generation DONE."""
@@ -116,6 +138,7 @@ def run_experiment(
     force: bool = False,  # start over in a folder that holds a run with another config
     log: Callable[[str], None] = print,
     after_generation: AfterGeneration | None = None,  # e.g. the CLI's renderer of grids and plots
+    name: str = "",  # the config's name (its file's stem), recorded in run.json; the verdict is titled with it
 ) -> Path:
     """Run (or resume) the whole experiment into `run` and return it; DONE is written last.
 
@@ -132,15 +155,22 @@ def run_experiment(
         backbone_module(cfg.eval)
     if cfg.loop.filter == "watermark":  # a size the watermark refuses is a setting error, known before any work
         web_size(real.subset.images.shape[-1], cfg.loop.watermark_upsample)
+    # a DiT's pretrained folder, class map and resolution are checked before the folder is written
+    start: DiTStart | None = check_start(cfg, real.pool, run, force) if cfg.model.kind == "dit" else None
     rt.on_main(lambda: rf.prepare_run_folder(cfg, run, force))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     rt.on_main(lambda: check_same_data(run, real.info))  # a resume must measure the same data
-    rt.on_main(lambda: (rf.write_json(run / rf.DATA, real.info), rf.record_session(run, session_info(cfg))))
+    session = {**({"config": name} if name else {}), **session_info(cfg)}
+    rt.on_main(lambda: (rf.write_json(run / rf.DATA, real.info), rf.record_session(run, session)))
     if real.info.get("skipped"):
         log(f"skipped {len(real.info['skipped'])} unreadable image(s), listed in {run / rf.DATA}")
     ref = prepare_reference(cfg, run, real, log)
     rt.on_main(lambda: write_baseline(run, cfg, ref))
+    if start is not None:
+        start = prepare_start(cfg, run, real.pool, real.judge_pool, start, generation_seed(cfg.seed, 0, "autoencoder"))
+        if start.pretrained:
+            rt.on_main(lambda: write_pretrained_reference(run, cfg, ref, log))
 
     history = []  # labelled samples of each finished generation
     done = set(rf.finished_generations(run))
@@ -155,6 +185,8 @@ def run_experiment(
             else:
                 gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
             previous = generation_tables(run, list(range(g))) if rt.is_main else []
+            if not sys.stderr.isatty():  # no progress bars there: say at least when a generation starts
+                log(f"gen {g}: training on {len(gen.train_set)} images, then sampling and measuring")
             s = run_generation(gen, ref, previous, log)
             rt.on_main(lambda: finish_generation(run, cfg, ref, g, after_generation))
             if s is not None:  # the main process's summary row

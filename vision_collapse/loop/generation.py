@@ -23,7 +23,7 @@ from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
 from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
 from vision_collapse.models.neon import neon
-from vision_collapse.models.training import batch_generator
+from vision_collapse.models.training import batch_generator, training_bar_label
 from vision_collapse.runtime import runtime
 
 
@@ -49,9 +49,10 @@ def train_model(gen: Generation) -> tuple[GenerativeModel, list[float]]:
         model = load_model(rf.generation_dir(gen.folder.parent, gen.index - 1) / rf.MODEL, cfg, data.num_classes)
         train = replace(train, steps=cfg.loop.finetune_steps or train.steps)
     else:
-        model = build_model(cfg, resolution, channels, data.num_classes)
+        model = build_model(cfg, resolution, channels, data.num_classes, gen.folder.parent)
     try:
-        losses = model.fit(data, train, batch_generator(gen.seed("train")), checkpoint=gen.folder / rf.CHECKPOINT)
+        with training_bar_label(f"gen {gen.index} train"):
+            losses = model.fit(data, train, batch_generator(gen.seed("train")), checkpoint=gen.folder / rf.CHECKPOINT)
         if cfg.loop.neon_weight > 0:  # the generation samples from, and keeps, the extrapolated weights
             model = neon(model, data, train, cfg.loop.neon_weight, cfg.loop.neon_steps, gen.seed("neon"),
                          gen.seed("neon_train"))[0]
@@ -115,8 +116,9 @@ def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | 
 
 
 def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet | None,
-                      previous: list[list[dict]], seconds: dict, eval_start: float, log) -> dict:
-    """The main process's part: measure the generation, write its tables, and return its summary row."""
+                      previous: list[list[dict]], seconds: dict, eval_start: float, begun: float, log) -> dict:
+    """The main process's part: measure the generation, write its tables, and return its summary row (with the
+    seconds of each stage, and of the whole generation since `begun`)."""
     rng = torch.Generator().manual_seed(gen.seed("metrics"))
     samples = rf.load_samples(gen.folder)[0]  # what the next generation learns from: CAS trains on it
     result = add_chance(measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, samples=samples),
@@ -126,7 +128,8 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     result.summary.update(stats.extra)  # what the sampling steps report (expert correction)
     if gen.cfg.loop.strategy == "scrape":
         result.summary.update(web_summary(gen.web))
-    result.summary.update(**seconds, eval_seconds=time.perf_counter() - eval_start)
+    now = time.perf_counter()
+    result.summary.update(**seconds, eval_seconds=now - eval_start, generation_seconds=now - begun)
     write_tables(gen.folder, result, gen.train_set.class_names)
     return result.summary
 
@@ -145,6 +148,7 @@ def run_generation(gen: Generation, ref: Reference, previous: list[list[dict]] =
     previous: the class rows (metrics.csv) of generations 0 .. g-1 (what the null chains are checked against).
     """
     rt = runtime()
+    begun = time.perf_counter()
     rt.on_main(lambda: rf.write_csv(gen.folder / rf.MANIFEST, build_manifest(gen)))
     if gen.web is not None:
         rt.on_main(lambda: rf.write_csv(gen.folder / rf.WEB, web_rows(gen.web)))
@@ -165,4 +169,5 @@ def run_generation(gen: Generation, ref: Reference, previous: list[list[dict]] =
     evaluated = draw_eval_set(gen, model, stats, ref)
 
     # -- measure and write (main process; a failure there stops every process) -----------------------------------
-    return rt.on_main(lambda: measure_and_write(gen, ref, stats, evaluated, list(previous), seconds, start, log))
+    return rt.on_main(lambda: measure_and_write(gen, ref, stats, evaluated, list(previous), seconds, start, begun,
+                                                log))

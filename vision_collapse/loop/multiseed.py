@@ -42,6 +42,7 @@ def run_seeds(
     log: Callable[[str], None] = print,
     after_generation: AfterGeneration | None = None,  # called for each seed's generations
     after_aggregate: Callable[[Path], None] | None = None,  # called with ROOT after each aggregate.csv rewrite
+    name: str = "",  # the config's name, recorded in each seed's run.json
 ) -> Path:
     """Run (or resume) the experiment once per seed into ROOT/seed_<s>/, then write ROOT/aggregate.csv."""
     root = Path(root)
@@ -50,7 +51,7 @@ def run_seeds(
     for s in seeds:
         if rt.is_main:
             log(f"seed {s} -> {rf.seed_dir(root, s)}")
-        run_experiment(dataclasses.replace(cfg, seed=s), rf.seed_dir(root, s), force, log, after_generation)
+        run_experiment(dataclasses.replace(cfg, seed=s), rf.seed_dir(root, s), force, log, after_generation, name)
         rt.on_main(lambda: (write_aggregate(root), after_aggregate and after_aggregate(root)))
     rt.on_main(lambda: rf.mark_done(root))
     return root

@@ -12,7 +12,7 @@ from vision_collapse.data.images import LabelledImages
 
 _STREAMS = {"init": 0, "train": 1, "labels": 2, "sample": 3, "data": 4, "fresh": 5, "labeller": 6, "eval": 7, "metrics": 8,
             "curation": 9, "web": 10, "filter": 11, "detector": 12, "neon": 13, "neon_train": 14, "expert": 15,
-            "correction": 16, "redraw": 17}
+            "correction": 16, "redraw": 17, "autoencoder": 18, "pretrained": 19}
 
 
 def generation_seed(seed: int, generation: int, stream: str, part: int | None = None) -> int:

@@ -167,6 +167,8 @@ SUMMARY = (
            TRAINING),
     Column(("train_seconds", "sample_seconds", "eval_seconds"),
            "wall-clock seconds the generation spent training, sampling and measuring", TRAINING),
+    Column(("generation_seconds",), "wall-clock seconds of the whole generation, from its manifest to its tables",
+           TRAINING),
 )
 GROUPS = (SHARES, CHANCE, QUALITY, WITHIN, WEB, TRAINING)
 

@@ -12,6 +12,7 @@ from vision_collapse.config import ExperimentConfig, ModelConfig, TrainConfig
 from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.models.diffusion import DiffusionModel
+from vision_collapse.models.dit import DiTModel
 from vision_collapse.models.gmm import GMMModel
 from vision_collapse.models.real import RealGenerator
 from vision_collapse.models.training import TrainingDiverged, uses_bf16
@@ -38,7 +39,8 @@ class GenerativeModel(Protocol):
         """Read a folder that `save` wrote."""
 
 
-MODELS: dict[str, type] = {"diffusion": DiffusionModel, "vae": VAEModel, "gmm": GMMModel, "real": RealGenerator}
+MODELS: dict[str, type] = {"diffusion": DiffusionModel, "dit": DiTModel, "vae": VAEModel, "gmm": GMMModel,
+                           "real": RealGenerator}
 
 
 _PERFECT: dict[str, LabelledImages] = {}  # the held-out split per data config, loaded once per process
@@ -52,10 +54,14 @@ def perfect_split(cfg: ExperimentConfig) -> LabelledImages:
     return _PERFECT[key]
 
 
-def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_classes: int) -> GenerativeModel:
-    """A fresh, untrained model of kind model.kind, sampling in the precision train.precision resolves to."""
+def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_classes: int,
+                run: Path | None = None) -> GenerativeModel:
+    """A fresh, untrained model of kind model.kind (for dit: the start RUN/dit.json records, so `run` is needed),
+    sampling in the precision train.precision resolves to."""
     if cfg.model.kind == "real":
         return RealGenerator(cfg.model, perfect_split(cfg), num_classes, cfg.conditional)
+    if cfg.model.kind == "dit":
+        return DiTModel.build(cfg.model, resolution, channels, cfg.conditional, uses_bf16(cfg.train), run)
     return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
@@ -66,5 +72,5 @@ def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int) -> Gene
     return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
-__all__ = ["MODELS", "DiffusionModel", "GMMModel", "GenerativeModel", "RealGenerator", "TrainingDiverged", "VAEModel",
-           "build_model", "load_model"]
+__all__ = ["MODELS", "DiTModel", "DiffusionModel", "GMMModel", "GenerativeModel", "RealGenerator", "TrainingDiverged",
+           "VAEModel", "build_model", "load_model"]

@@ -43,13 +43,18 @@ def noise_scheduler(cfg: ModelConfig) -> DDPMScheduler:
 SAMPLERS = {"ddim": DDIMScheduler, "dpmsolver": DPMSolverMultistepScheduler, "ddpm": DDPMScheduler}
 
 
-def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler):
-    """A fresh scheduler of kind model.sampler over the training schedule, set to model.sampling_steps."""
+def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler, pixels: bool = True):
+    """A fresh scheduler of kind model.sampler over the training schedule, set to model.sampling_steps; `pixels`
+    False for latents, which are not confined to [-1, 1] and so are never clipped or thresholded."""
     options = {}
     if cfg.sampler == "dpmsolver":
-        # Dynamic thresholding plays the part of DDPM's and DDIM's clip_sample: without it, guided pixel-space
-        # samples saturate (diffusers recommends it for pixel-space models with dpmsolver++).
-        options = {"algorithm_type": "dpmsolver++", "solver_order": 2, "thresholding": True, "sample_max_value": 1.0}
+        options = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+        if pixels:
+            # Dynamic thresholding plays the part of DDPM's and DDIM's clip_sample: without it, guided pixel-space
+            # samples saturate (diffusers recommends it for pixel-space models with dpmsolver++).
+            options.update(thresholding=True, sample_max_value=1.0)
+    elif not pixels:
+        options = {"clip_sample": False}
     sched = SAMPLERS[cfg.sampler].from_config(training.config, **options)
     sched.set_timesteps(cfg.sampling_steps)
     return sched

@@ -5,6 +5,7 @@ run resumes mid-training, exactly."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,21 @@ from vision_collapse.runtime import compute_device, runtime
 
 CHECK_EVERY = 25  # steps between NaN checks: checking every step would stall a GPU on a host sync each step
 DEVICE_DATA_SHARE = 0.25  # keep the uint8 training set on the GPU when it needs at most this share of free memory
+
+
+# What the training bar is called: the loop names the generation ("gen 3 train"), so a terminal shows which
+# generation trains without every model's fit taking a label.
+_BAR_LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("bar_label", default="train")
+
+
+@contextlib.contextmanager
+def training_bar_label(label: str):
+    """Name the training progress bar of every optimise call inside the block."""
+    token = _BAR_LABEL.set(label)
+    try:
+        yield
+    finally:
+        _BAR_LABEL.reset(token)
 
 
 class TrainingDiverged(RuntimeError):
@@ -137,7 +153,7 @@ def optimise(
     model = rt.wrap(module)
     if compiles(train, compute_device(), resolution):
         model = torch.compile(model)
-    params = list(module.parameters())
+    params = [p for p in module.parameters() if p.requires_grad]  # LoRA: the adapters alone
     opt = torch.optim.AdamW(params, lr=train.lr, weight_decay=0.0, fused=compute_device().type == "cuda")
     lr_sched = get_scheduler("cosine", opt, num_warmup_steps=min(train.warmup_steps, steps // 2),
                              num_training_steps=steps)
@@ -152,7 +168,7 @@ def optimise(
             m.load_state_dict(state[name])
         start, losses = state["step"], list(state["losses"])
     window, window_start = [], start
-    bar = tqdm(range(start, steps), desc="train", leave=False, disable=None if rt.is_main else True, initial=start,
+    bar = tqdm(range(start, steps), desc=_BAR_LABEL.get(), leave=False, disable=None if rt.is_main else True, initial=start,
                total=steps)
     for step in bar:
         with autocast(train):

@@ -38,8 +38,18 @@ def run_labels(runs: list[Path]) -> tuple[list[str], list[str]]:
     labels = []
     for run, cfg in zip(runs, configs):
         flat = flatten(config_to_dict(cfg))
-        labels.append(", ".join(f"{k}={flat[k]}" for k in keys) or Path(run).name)
+        labels.append((", ".join(f"{k}={flat[k]}" for k in keys) or Path(run).name) + _partial(Path(run), cfg))
     return keys, labels
+
+
+def _partial(run: Path, cfg) -> str:
+    """' (partial: 1 of 5 generations)' for a run still going or stopped early (for several seeds, the fewest
+    any seed has finished); '' for a finished one."""
+    if (run / rf.DONE).is_file():
+        return ""
+    singles = rf.seed_dirs(run) if rf.is_multiseed(run) else [run]
+    done = min((len(rf.finished_generations(r)) for r in singles), default=0)
+    return f" (partial: {done} of {cfg.loop.generations} generations)"
 
 
 def compare_runs(runs: list[Path], metric: str, out: Path, name: str = "compare") -> list[Path]:
@@ -53,7 +63,8 @@ def compare_runs(runs: list[Path], metric: str, out: Path, name: str = "compare"
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, s, colour in zip(labels, series, class_colours(len(runs))):
         if len(s):
-            ax.plot(s[:, 0], s[:, 1], marker="o", ms=3, color=colour, label=label)
+            ax.plot(s[:, 0], s[:, 1], marker="o", ms=3, color=colour, label=label,
+                    ls="--" if "(partial:" in label else "-")  # an unfinished run, dashed
             ax.fill_between(s[:, 0], s[:, 2], s[:, 3], color=colour, alpha=0.15, linewidth=0)
     ax.set(xlabel="generation", ylabel=metric, title=f"{metric}: runs differing in {', '.join(keys) or 'nothing'}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # generations are whole numbers

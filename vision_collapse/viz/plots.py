@@ -46,7 +46,12 @@ def plot_class_frequency(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colours = class_colours(len(names))
     xs = np.array(gens, dtype=float)
-    ax.stackplot(xs, list(np.nan_to_num(freq).T), labels=list(names), colors=colours, alpha=0.9)
+    shares = np.nan_to_num(freq)
+    if len(gens) > 1:
+        ax.stackplot(xs, list(shares.T), labels=list(names), colors=colours, alpha=0.9)
+    else:  # one generation so far: an area of zero width would draw nothing, so it is a bar beside the real one
+        ax.bar([xs[0]] * len(names), shares[0], width=0.35, bottom=np.r_[0, np.cumsum(shares[0])[:-1]],
+               color=colours, alpha=0.9, label=list(names))
     ax.bar([xs[0] - 0.75] * len(names), real, width=0.35, bottom=np.r_[0, np.cumsum(real)[:-1]], color=colours)
     ax.text(xs[0] - 0.75, 1.01, "real", ha="center", va="bottom", fontsize=8)
     ax.set(xlabel="generation", ylabel="share of recognised samples", ylim=(0, 1.06), xlim=(xs[0] - 1, xs[-1] + 0.05))

@@ -80,7 +80,7 @@ def _plots(run: Path, wanted) -> str:
 
 def _mosaic(run: Path) -> str:
     """The class x generation mosaic at a size where a sample can be seen, linked to the full-size file."""
-    path = run / rf.GRIDS / rf.MOSAIC
+    path = run / rf.GRIDS / rf.REPORT_MOSAIC
     if not path.is_file():
         return "<p>(no samples yet)</p>"
     from PIL import Image
@@ -210,7 +210,7 @@ def _draw(single: Path) -> Verdict | None:
 
     draw_plots(single)
     if rf.has_samples(rf.generation_dir(single, 0)):
-        draw_grids(single)
+        draw_grids(single, mosaic_name=rf.REPORT_MOSAIC)
     v = run_verdict(single)
     write_verdict(single, v)
     return v

@@ -26,6 +26,7 @@ def draw_grids(
     gif: bool = False,  # also an animated GIF of the per-generation class grids
     real: bool = False,  # put real images of the training subset first
     per_class: int = 0,  # samples per class and generation; 0: eval.grid_per_class
+    mosaic_name: str = rf.MOSAIC,  # the mosaic's file under RUN/grids/ (the report writes its own)
 ) -> list[Path]:
     """Redraw each generation's grid.png and write the requested pictures; returns the pictures' paths."""
     run = Path(run)
@@ -49,7 +50,7 @@ def draw_grids(
         paths.append(out / rf.filmstrip_name(class_name))
         rf.atomic_save_png(paths[-1], filmstrip(gens, names.index(class_name), max(n, 8), reference))
     else:
-        paths.append(out / rf.MOSAIC)
+        paths.append(out / mosaic_name)
         rf.atomic_save_png(paths[-1], mosaic(gens, n, reference))
     if gif:
         frames = ([class_grid(reference, n)] if reference is not None else []) + [class_grid(g, n) for g in gens]

@@ -166,6 +166,12 @@ def _side_sentence(last: dict, side: str, tracked: str, generation: int) -> str:
             f"{_f(last, f'{side}_compounding_high'):.3f}): {_drift_words(level, compounding)}.")
 
 
+def _config_name(run: Path) -> str:
+    """The config's name that the latest session recorded in run.json, else the run folder's name."""
+    sessions = rf.read_json(run / rf.RUN_INFO).get("sessions", []) if (run / rf.RUN_INFO).is_file() else []
+    return next((s["config"] for s in reversed(sessions) if s.get("config")), run.name)
+
+
 def single_verdict(run: Path) -> Verdict | None:
     """The verdict of one run from its summary.csv; None before generation 0 has finished."""
     rows = rf.read_table(run / rf.SUMMARY)
@@ -176,7 +182,7 @@ def single_verdict(run: Path) -> Verdict | None:
     g0, gl = int(first["generation"]), int(last["generation"])
     _, head, tail = _classes(run, cfg)
     tracked = "carried labels" if cfg.conditional else "recognised judgements"
-    v = Verdict(f"Verdict: {run.name}", g0, gl, 1)
+    v = Verdict(f"Verdict: {_config_name(run)}, seed {cfg.seed}", g0, gl, 1)
 
     def cell(row: dict, column: str, digits: int = 3) -> Cell:
         return Cell(_f(row, column), column, int(row["generation"]), digits=digits)
@@ -219,6 +225,7 @@ def single_verdict(run: Path) -> Verdict | None:
         v.sentences.append(f"The judged and calibrated shares of generation {gl} are unreliable: the judge's confusion on "
                            f"its own samples moves them by {_f(last, 'calibration_shift'):.3f} (calibration_shift); read "
                            "the carried labels instead.")
+    v.sentences += _pretrained_sentence(run, first)
     v.sentences.append(_extinct_sentence(_f(last, "extinct_labels"), _f(last, "extinct_judged"), gl, gone))
     v.sentences.append(_quality_sentence(first, last, gl))
     v.sentences.append(f"{_f(last, 'unrecognisable_share'):.1%} of generation {gl}'s samples are unrecognisable; "
@@ -226,6 +233,19 @@ def single_verdict(run: Path) -> Verdict | None:
     v.sentences += _web_sentence(cfg, lambda k: _f(last, k), gl)
     v.sentences.append(_causes_sentence(cfg))
     return v
+
+
+def _pretrained_sentence(run: Path, first: dict) -> list[str]:
+    """Where a fine-tuned chain started: the pretrained model's shares before any fine-tuning (RUN/pretrained.csv)."""
+    rows = rf.read_table(run / rf.PRETRAINED) if (run / rf.PRETRAINED).is_file() else []
+    if not rows:
+        return []
+    ref, g0 = rows[0], int(first["generation"])
+    return [f"Before any fine-tuning (generation {ref['generation']}, {rf.PRETRAINED}), the pretrained model drew head "
+            f"share {_f(ref, 'head_share_calibrated'):.3f} and tail share {_f(ref, 'tail_share_calibrated'):.3f} "
+            f"(judged, calibrated) at the real subset's labels, with {_f(ref, 'unrecognisable_share'):.1%} "
+            f"unrecognisable; generation {g0}, fine-tuned on the real subset, drew {_f(first, 'head_share_calibrated'):.3f} "
+            f"and {_f(first, 'tail_share_calibrated'):.3f}."]
 
 
 def _direction(head_change: float, tail_change: float) -> str:
