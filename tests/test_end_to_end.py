@@ -246,3 +246,21 @@ def test_foreign_folder_is_never_written_or_deleted(tmp_path, capsys):
 
 def test_verdict_is_titled_with_the_config_and_seed(tiny_run):
     assert (tiny_run / "verdict.md").read_text().startswith("# Verdict: neutral, seed 0\n")
+
+
+def test_shares_over_all_samples_match_a_hand_count(tiny_run):
+    first = _rows(tiny_run / "gen_000" / "metrics.csv")
+    real = [int(r["train_count"]) for r in first if r["class_name"] != "unrecognisable"]
+    tail = [int(c) for c in np.argsort(real, kind="stable")[:3]]  # the rarest 30% of 10 classes
+    head = int(np.argmax(real))
+    for g in (0, 1):
+        classes = [r for r in _rows(tiny_run / f"gen_00{g}" / "metrics.csv") if r["class_name"] != "unrecognisable"]
+        drawn = sum(int(r["sample_count"]) for r in classes)  # every sample, recognised or not
+        summary = _rows(tiny_run / f"gen_00{g}" / "summary.csv")[0]
+        assert float(summary["tail_share_all"]) == pytest.approx(
+            sum(int(classes[c]["recognised_count"]) for c in tail) / drawn, abs=1e-9)
+        assert float(summary["head_share_all"]) == pytest.approx(int(classes[head]["recognised_count"]) / drawn,
+                                                                 abs=1e-9)
+        kept = 1 - float(summary["unrecognisable_share"])
+        assert float(summary["tail_share_calibrated_all"]) == pytest.approx(
+            float(summary["tail_share_calibrated"]) * kept, rel=1e-6, nan_ok=True)  # NaN below eval.min_recognised

@@ -261,7 +261,7 @@ def remedy_folder(tmp_path_factory, worker_id):
 def test_a_tiny_remedy_run_gives_paired_effects_costs_and_resumes(remedy_folder, capsys):
     out, common = remedy_folder
     table = {r["arm"]: r for r in rows(out / "remedies.csv")}
-    assert set(table) == {"untreated", "keep_real", "class_balanced"}
+    assert set(table) == {"untreated", "reference", "keep_real", "class_balanced"}
     assert table["class_balanced"]["seeds"] == "0" and "no trained weights" in table["class_balanced"]["skipped"]
     for arm in ("keep_real",):
         row = table[arm]
@@ -281,6 +281,20 @@ def test_a_tiny_remedy_run_gives_paired_effects_costs_and_resumes(remedy_folder,
     assert float(table["untreated"]["real_per_generation"]) == 0.0
     assert float(table["keep_real"]["real_per_generation"]) == pytest.approx(
         0.1 * float(rows(out / "keep_real" / "seed_0" / "summary.csv")[1]["train_size"]), abs=1)
+    for s in (0, 1):  # the reference arm trains on real images only, at the untreated chain's sizes
+        for g in (0, 1):
+            mine = rows(out / "reference" / f"seed_{s}" / f"gen_00{g}" / "manifest.csv")
+            assert {r["source"] for r in mine} == {"real"}
+            assert len(mine) == len(rows(out / "untreated" / f"seed_{s}" / f"gen_00{g}" / "manifest.csv"))
+    tail = {arm: [float(rows(out / arm / f"seed_{s}" / "summary.csv")[-1]["tail_share_calibrated"]) for s in (0, 1)]
+            for arm in ("untreated", "reference", "keep_real")}
+    row = table["keep_real"]
+    assert float(row["tail_share_reference"]) == pytest.approx(np.mean(tail["reference"]), rel=1e-6)
+    gap = np.subtract(tail["keep_real"], tail["reference"])
+    assert float(row["tail_share_gap_to_reference"]) == pytest.approx(gap.mean(), rel=1e-6)
+    removed = 1 - gap / np.subtract(tail["untreated"], tail["reference"])
+    assert float(row["compounding_removed"]) == pytest.approx(removed.mean(), rel=1e-6, nan_ok=True)
+    assert float(table["untreated"]["compounding_removed"]) == pytest.approx(0, abs=1e-9, nan_ok=True)
     before = (out / "remedies.csv").read_text()
     capsys.readouterr()
     assert main([*common, "--only", "keep_real,class_balanced"]) == 0
@@ -303,6 +317,10 @@ def test_a_dose_run_writes_one_row_per_value_and_plots_against_the_dose(remedy_f
     table = rows(out / "dose.csv")
     assert [r["dose"] for r in table] == ["0.1", "0.5"]
     assert [r["arm"] for r in table] == ["keep_real", "dose_0.5"]  # 0.1 is keep_real's own switch
+    reference = [float(rows(out / "reference" / f"seed_{s}" / "summary.csv")[-1]["tail_share_calibrated"])
+                 for s in (0, 1)]
+    assert all(float(r["tail_share_reference"]) == pytest.approx(np.mean(reference), rel=1e-6) for r in table)
+    assert float(table[0]["compounding_removed"]) == pytest.approx(0, abs=1e-9, nan_ok=True)  # the first dose
     for r in table:
         tails = [float(rows(out / r["arm"] / f"seed_{s}" / "summary.csv")[-1]["tail_share_calibrated"])
                  for s in (0, 1)]
@@ -366,6 +384,7 @@ def test_each_remedy_mistake_is_one_line_and_writes_nothing(tmp_path, capsys):
         (["--dose", "loop.real_fractoin=0,0.1"], "unknown config key 'loop.real_fractoin'"),
         (["--dose", "loop.real_fraction=0,lots"], "loop.real_fraction must be of type float"),
         (["--dose", "loop.real_fraction=0.1"], "at least two values"),
+        (["--dose", "model.temperature=0.8,1"], "changes the model or sampler, and so the no-recursion level"),
         (["loop.correction_strength=2"], "loop.correction_strength must lie in [0, 1]"),
         (["train.class_balance=true"], "train.class_balance weights a loss that model.kind=gmm does not have"),
         (["loop.neon_weight=0.5"], "loop.neon_weight merges the weights of a model trained by steps"),
@@ -377,6 +396,36 @@ def test_each_remedy_mistake_is_one_line_and_writes_nothing(tmp_path, capsys):
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in err and message in lines[0], (extra, err)
         assert not out.exists(), extra
+
+
+def test_compounding_removed_is_the_share_of_the_drift_a_dose_takes_away(monkeypatch, tmp_path):
+    """Made-up seeds: the untreated chain drifts from the reference; a dose halves each seed's drift."""
+    from vision_collapse.loop import remedy as rm
+
+    reference = {0: 0.050, 1: 0.060, 2: 0.040}
+    drift = {0: -0.030, 1: -0.020, 2: -0.040}
+    tails = {"reference": reference, "untreated": {s: reference[s] + d for s, d in drift.items()},
+             "half": {s: reference[s] + d / 2 for s, d in drift.items()},
+             "mixed": {0: reference[0] - 0.006, 1: reference[1] - 0.012, 2: reference[2] - 0.004}}
+
+    def fake(run):
+        arm, seed = run.parent.name, int(run.name.split("_")[1])
+        return {"tail_last": tails[arm][seed], "head_last": 0.3, "tail_all_last": tails[arm][seed] / 2}
+
+    monkeypatch.setattr(rm, "seed_changes", fake)
+    arms = [rm.Arm("untreated"), rm.Arm("half"), rm.Arm("mixed")]
+    out = rm.with_reference([{} for _ in arms], tmp_path, arms, [0, 1, 2], "untreated")
+    assert out[0]["compounding_removed"] == pytest.approx(0)
+    assert out[1]["compounding_removed"] == pytest.approx(0.5)
+    # every seed removed exactly half, so the interval has no width
+    assert out[1]["compounding_removed_low"] == pytest.approx(0.5) == out[1]["compounding_removed_high"]
+    per_seed = [1 - (tails["mixed"][s] - reference[s]) / drift[s] for s in (0, 1, 2)]  # 0.8, 0.4, 0.9
+    half = stats.t.ppf(0.975, 2) * np.std(per_seed, ddof=1) / np.sqrt(3)
+    assert out[2]["compounding_removed"] == pytest.approx(np.mean(per_seed))
+    assert out[2]["compounding_removed_low"] == pytest.approx(np.mean(per_seed) - half)
+    assert out[2]["compounding_removed_high"] == pytest.approx(np.mean(per_seed) + half)
+    assert out[2]["tail_share_reference"] == pytest.approx(np.mean(list(reference.values())))
+    assert out[2]["tail_share_gap_to_reference"] == pytest.approx(np.mean([-0.006, -0.012, -0.004]))
 
 
 def test_readme_remedy_table_is_generated_from_the_remedies():

@@ -107,6 +107,7 @@ def seed_changes(run: Path) -> dict | None:
             "unrecognisable_last": float(last["unrecognisable_share"]),  # shares are NaN when too few are recognised
             "toward_mean": float(last.get("toward_head", "nan")),  # over the non-head classes with enough samples
             "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
+            "tail_all_last": float(last.get("tail_share_all", "nan")),  # over every sample, junk included
             "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
             **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
                for k, flag in (("level", "beyond_chance"), ("compounding", "beyond_compounding"))},

@@ -16,11 +16,17 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.config.remedies import REMEDIES, Remedy, remedy_named, why_not
 from vision_collapse.errors import UserError
-from vision_collapse.loop.arms import Arm, arm_table, run_arms
+from vision_collapse.loop.arms import Arm, arm_table, run_arms, seed_changes
 from vision_collapse.metrics.aggregate import mean_ci
 
 UNTREATED = "untreated"
 FLAG_RATE = 0.05  # each seed's chance flag fires this often under the null
+# The no-recursion level: the same model and sampler trained every generation on fresh real images only (at the
+# chain's training-set size, with its label sampling). A sampler's bias (temperature, guidance) acts afresh each
+# generation, so this, not the real subset, is the level no remedy can beat; the chain's drift is read from it.
+REFERENCE = Arm("reference", ("loop.strategy=fresh", "loop.real_fraction=1"),
+                "reference: trained on fresh real images every generation (no recursion)")
+REFERENCE_KEYS = {o.partition("=")[0] for o in REFERENCE.overrides}
 
 
 def chosen_remedies(only: str | None) -> list[Remedy]:
@@ -29,9 +35,9 @@ def chosen_remedies(only: str | None) -> list[Remedy]:
 
 
 def remedy_arms(remedies: list[Remedy], reasons: dict[str, str], log: Callable[[str], None] = print) -> list[Arm]:
-    """The untreated arm, then one arm per remedy that applies; each one that does not (a reason in `reasons`) is
-    skipped with its reason."""
-    arms = [Arm(UNTREATED, (), "untreated: the config as it is")]
+    """The untreated arm, the reference arm, then one arm per remedy that applies; each one that does not (a
+    reason in `reasons`) is skipped with its reason."""
+    arms = [Arm(UNTREATED, (), "untreated: the config as it is"), REFERENCE]
     for remedy in remedies:
         reason = reasons[remedy.name]
         if reason:
@@ -64,6 +70,21 @@ def dose_arms(config: Path, overrides: list[str], dose: str, remedies: list[Reme
         name = same[0].name if len(remedies) == 1 and same else f"dose_{re.sub(r'[^0-9A-Za-z.+-]', '_', value)}"
         arms.append(Arm(name, arm_overrides, f"{key}={value}"))
     return arms
+
+
+def check_dose_key(key: str, config: Path, overrides: list[str], log: Callable[[str], None] = print) -> None:
+    """Say how a dose on a key the reference arm sets combines with it; refuse one whose values would change
+    the reference's own level (one shared reference arm would then be wrong for all but one dose)."""
+    if key in REFERENCE_KEYS:
+        strategy = load_config(config, overrides).loop.strategy
+        log(f"the reference arm keeps {' '.join(REFERENCE.overrides)} whatever --dose {key} is; the dose changes "
+            f"only the dose arms" + (" (under loop.strategy=fresh, a dose of loop.real_fraction=1 is the reference "
+                                     "itself)" if strategy == "fresh" and key == "loop.real_fraction" else ""))
+        return
+    if key.startswith(("model.", "train.", "loop.label", "loop.init", "loop.finetune", "loop.generations")):
+        raise UserError(f"--dose {key} changes the model or sampler, and so the no-recursion level each dose is read "
+                        f"against; run one remedy study per value instead (e.g. vision-collapse remedy CONFIG "
+                        f"{key}=VALUE --only ...), or dose a key of the remedy itself such as loop.real_fraction")
 
 
 def seed_cost(run: Path) -> dict:
@@ -99,20 +120,61 @@ def flag_p(share: float, seeds: int) -> float:
     return float(stats.binom.sf(round(share * seeds) - 1, seeds, FLAG_RATE))
 
 
+def real_subset_shares(out: Path, arm: Arm, seeds: list[int]) -> dict:
+    """The real subset's calibrated head and tail shares, the mean over the arm's finished seeds (each seed draws
+    its own subset): what the remedy and dose tables both read the chains against."""
+    baselines = [rf.read_table(d / rf.BASELINE)[0] for d in _finished(out, arm, seeds)]
+    return {f"{side}_real": mean_ci([float(b[f"{side}_share_calibrated"]) for b in baselines])["mean"]
+            for side in ("head", "tail")}
+
+
+def with_reference(rows: list[dict], out: Path, arms: list[Arm], seeds: list[int], untreated: str) -> list[dict]:
+    """`rows` (one per arm) with the reference arm's last-generation head and tail shares, each arm's tail gap to
+    it and `compounding_removed`: per seed, 1 - (arm's tail - reference's) / (untreated's tail - reference's), the
+    share of the untreated chain's drift from the no-recursion level that the arm removes (1 none left, 0 none
+    removed); means with 95% t intervals over the seeds all three finished, paired by seed."""
+    def last(arm: str) -> dict:
+        return {s: c for s in seeds if (c := seed_changes(rf.seed_dir(out / arm, s))) is not None}
+
+    ref, base = last(REFERENCE.name), last(untreated)
+    for row, arm in zip(rows, arms):
+        mine = last(arm.name)
+        both = [s for s in mine if s in ref]
+        three = [s for s in both if s in base]
+        columns = {
+            "tail_share_reference": [ref[s]["tail_last"] for s in both],
+            "head_share_reference": [ref[s]["head_last"] for s in both],
+            "tail_all_reference": [ref[s]["tail_all_last"] for s in both],
+            "tail_share_gap_to_reference": [mine[s]["tail_last"] - ref[s]["tail_last"] for s in both],
+            "compounding_removed": [compounding_removed(mine[s]["tail_last"], base[s]["tail_last"],
+                                                        ref[s]["tail_last"]) for s in three],
+        }
+        for key, values in columns.items():
+            ci = mean_ci(values)
+            row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
+        row["tail_all_last"] = mean_ci([c["tail_all_last"] for c in mine.values()])["mean"]
+        row.update(real_subset_shares(out, arm, seeds))
+    return rows
+
+
+def compounding_removed(arm: float, untreated: float, reference: float) -> float:
+    """1 - (arm - reference) / (untreated - reference); NaN when the untreated chain did not drift."""
+    drift = untreated - reference
+    return 1 - (arm - reference) / drift if np.isfinite(drift) and drift != 0 else float("nan")
+
+
 def dose_table(out: Path, arms: list[Arm], seeds: list[int], key: str) -> list[dict]:
-    """One row per dose: the tail share at the last generation (mean, 95% CI), the real subset's, its change,
+    """One row per dose: the tail share at the last generation (mean, 95% CI), its change,
     the share of seeds whose tail is beyond the level chance chain, and how likely that many flags are under
     the null (above 0.05: the tail is within chance of the real subset)."""
     rows = []
     for arm, row in zip(arms, arm_table(out, arms, seeds, arms[0].name)):
-        real = [float(rf.read_table(d / rf.BASELINE)[0]["tail_share_calibrated"]) for d in _finished(out, arm, seeds)]
         p = flag_p(float(row["tail_level_share"]), int(row["seeds"]))
         rows.append({"key": key, "dose": arm.overrides[-1].partition("=")[2], "arm": arm.name, "label": arm.label,
                      "seeds": row["seeds"],
                      **{k: row[k] for k in ("tail_last", "tail_last_low", "tail_last_high", "tail_change",
                                             "tail_change_low", "tail_change_high", "head_last", "tail_level_share")},
-                     "tail_real": mean_ci(real)["mean"], "tail_flag_p": p, "within_chance": float(p > FLAG_RATE)
-                     if np.isfinite(p) else float("nan")})
+                     "tail_flag_p": p, "within_chance": float(p > FLAG_RATE) if np.isfinite(p) else float("nan")})
     return rows
 
 
@@ -139,13 +201,16 @@ def remedy(
             if reasons[r.name]:
                 raise UserError(f"--dose on top of {r.name}, which does not apply here: {reasons[r.name]}")
         arms = dose_arms(config, overrides, dose, remedies)
-        run_arms(config, overrides, arms, seeds, out, launch, log)
-        rows = dose_table(out, arms, seeds, parse_dose(dose)[0])
+        check_dose_key(parse_dose(dose)[0], config, overrides, log)
+        run_arms(config, overrides, [REFERENCE, *arms], seeds, out, launch, log)
+        # the first dose (e.g. loop.real_fraction=0) is the untreated chain the drift is measured on
+        rows = with_reference(dose_table(out, arms, seeds, parse_dose(dose)[0]), out, arms, seeds, arms[0].name)
         rf.write_csv(out / rf.DOSE, rows)
         return rows
     arms = remedy_arms(remedies, reasons, log)
     run_arms(config, overrides, arms, seeds, out, launch, log)
     rows = with_costs(arm_table(out, arms, seeds, UNTREATED, added=True), out, arms, seeds)
+    rows = with_reference(rows, out, arms, seeds, UNTREATED)
     rows = [{**r, "skipped": ""} for r in rows]
     empty = dict.fromkeys(rows[0], float("nan"))  # a skipped remedy's row: its reason, no numbers
     rows += [{**empty, "arm": r.name, "label": r.name, "overrides": " ".join(r.on), "seeds": 0,

@@ -88,6 +88,12 @@ SUMMARY = (
            "among recognised samples. Earlier versions called the first `dominant_share` and counted unrecognisable "
            "samples in the denominator", SHARES),
     Column(("head_share_calibrated", "tail_share_calibrated"), "the same from `gen_freq_calibrated`", SHARES),
+    Column(("head_share_all", "tail_share_all"),
+           "head and tail images per sample drawn: the judged counts over every sample, unrecognisable ones in the "
+           "denominator, so a class that degrades into junk falls here even while its share of the recognised rest "
+           "holds", SHARES),
+    Column(("head_share_calibrated_all", "tail_share_calibrated_all"),
+           "the calibrated shares times the recognised fraction: the same over all samples", SHARES),
     Column(("head_absorption",),
            "where the tail's calibrated share fell below the real subset's: the share of its lost mass the head took, "
            "over the share a proportional renormalisation of the other classes would give it (1 proportional, above 1 "

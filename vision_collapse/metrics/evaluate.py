@@ -305,6 +305,10 @@ def measure(
     calibrated = freq["calibrated"]
     head_share, tail_share = fq.head_and_tail_shares(freq["judged"], head, tail)
     head_cal, tail_cal = fq.head_and_tail_shares(calibrated, head, tail)
+    # Over every sample drawn, unrecognisable ones included: what the model still makes of each class at all.
+    seen = max(stats.seen, 1)
+    head_all, tail_all = fq.head_and_tail_shares(stats.recognised / seen, head, tail)
+    kept = freq["total"] / seen
     fids = np.array([r["fid"] for r in rows[:num]], dtype=float)
     summary = {
         "generation": generation, "recognised_count": freq["total"],
@@ -313,6 +317,8 @@ def measure(
         "fid_macro": float(np.nanmean(fids)) if np.isfinite(fids).any() else float("nan"),
         "head_share": head_share, "tail_share": tail_share,
         "head_share_calibrated": head_cal, "tail_share_calibrated": tail_cal,
+        "head_share_all": head_all, "tail_share_all": tail_all,
+        "head_share_calibrated_all": head_cal * kept, "tail_share_calibrated_all": tail_cal * kept,
         **toward_summary(rows[:num], head),
         "head_absorption": head_absorption(ref.prior, calibrated, head, tail),
         "entropy": fq.entropy(calibrated) if enough else float("nan"),

@@ -34,7 +34,7 @@ def _row(label: str, v: Verdict | None) -> list[str]:
 
 def ci(r: dict, key: str) -> str:
     """A table cell: mean [95% interval] of a row's column, or '–' where it is not defined."""
-    if r[key] in ("", "nan") or r[key] != r[key]:
+    if r.get(key, "") in ("", "nan") or r[key] != r[key]:  # absent in tables written before the column existed
         return "–"
     return f"{float(r[key]):+.3f} [{float(r[key + '_low']):+.3f}, {float(r[key + '_high']):+.3f}]"
 

@@ -19,8 +19,8 @@ def is_remedy(folder: Path) -> bool:
 def _remedy_section(rows: list[dict]) -> str:
     """The remedy table: change, what it gave back (arm minus untreated, paired by seed) and cost, per arm."""
     header = ["arm", "seeds", "head change", "tail change", "extinct change", "tail flagged (level / compounding)",
-              "rarest class toward the head", "gave back to the tail", "and to the head", "real images per generation",
-              "wall time per seed, median (s)"]
+              "rarest class toward the head", "gave back to the tail", "and to the head", "gap to the reference",
+              "compounding removed", "real images per generation", "wall time per seed, median (s)"]
     body = []
     for r in rows:
         if r["skipped"]:
@@ -29,26 +29,36 @@ def _remedy_section(rows: list[dict]) -> str:
         effect = [ci(r, k) for k in ("tail_effect", "head_effect")]
         body.append([r["label"], r["seeds"], ci(r, "head_change"), ci(r, "tail_change"), ci(r, "extinct_change"),
                      f"{float(r['tail_level_share']):.0%} / {float(r['tail_compounding_share']):.0%}",
-                     ci(r, "toward_rarest"), *effect,
+                     ci(r, "toward_rarest"), *effect, ci(r, "tail_share_gap_to_reference"),
+                     ci(r, "compounding_removed"),
                      f"{float(r['real_per_generation']):.0f}", f"{float(r['wall_seconds']):.0f}"])
     return section("remedies", "What each remedy gave back",
                    "<p>The config as it is (untreated) and with each remedy that applies to it switched on. Changes "
                    "are calibrated shares from generation 0 to the last, mean [95% interval] over seeds; what a "
                    "remedy gave back is its arm's change minus the untreated arm's, paired by seed; flags are the "
                    "share of seeds beyond the null twin (5% under the null); the cost is the real images each later "
-                   "generation trains on and the wall time of a seed.</p>" + table(header, body))
+                   "generation trains on and the wall time of a seed. The reference arm trains every generation on fresh "
+                   "real images only (no recursion): the level this sampler gives without compounding; compounding "
+                   "removed is the share of the untreated arm's last-generation tail drift from it that an arm "
+                   "removes, paired by seed.</p>" + table(header, body))
 
 
 def _dose_section(folder: Path, rows: list[dict]) -> str:
     """The dose table and plot."""
-    header = ["dose", "seeds", "tail share, last generation", "real subset", "tail flagged (level)",
-              "P(that many flags | null)", "within chance"]
+    header = ["dose", "seeds", "tail share, last generation", "real subset", "reference (no recursion)",
+              "gap to the reference", "compounding removed", "tail flagged (level)", "P(that many flags | null)",
+              "within chance"]
     body = [[f"{r['key']}={r['dose']}", r["seeds"], ci(r, "tail_last"), f"{float(r['tail_real']):.3f}",
+             ci(r, "tail_share_reference"), ci(r, "tail_share_gap_to_reference"), ci(r, "compounding_removed"),
              f"{float(r['tail_level_share']):.0%}", f"{float(r['tail_flag_p']):.3f}",
              "yes" if float(r["within_chance"]) == 1 else "no"] for r in rows]
     plot = image(folder / rf.DOSE_PLOT, "tail share against the dose") if (folder / rf.DOSE_PLOT).is_file() else ""
-    return section("dose", "Dose", "<p>Within chance: no more seeds flagged beyond the level chance chain than "
-                   "a 5% flag gives at p = 0.05 (exact binomial).</p>" + table(header, body) + plot)
+    return section("dose", "Dose", "<p>Shares are calibrated, over recognised samples. The reference arm is the "
+                   "same model and sampler trained every generation on fresh real images only: the level the "
+                   "sampler alone gives. Compounding removed: per seed, 1 - (dose - reference) / (first dose - "
+                   "reference) at the last generation (1: no compounding left). Within chance: no more seeds "
+                   "flagged beyond the level chance chain than a 5% flag gives at p = 0.05 (exact binomial).</p>"
+                   + table(header, body) + plot)
 
 
 def remedy_page(folder: Path) -> str:

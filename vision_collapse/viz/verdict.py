@@ -230,9 +230,26 @@ def single_verdict(run: Path) -> Verdict | None:
     v.sentences.append(_quality_sentence(first, last, gl))
     v.sentences.append(f"{_f(last, 'unrecognisable_share'):.1%} of generation {gl}'s samples are unrecognisable; "
                        "every share above is over the recognised rest.")
+    v.sentences += _all_samples_sentence(first, last, g0, gl)
     v.sentences += _web_sentence(cfg, lambda k: _f(last, k), gl)
     v.sentences.append(_causes_sentence(cfg))
     return v
+
+
+def _all_samples_sentence(first: dict, last: dict, g0: int, gl: int) -> list[str]:
+    """The tail over every sample drawn (tail_share_all), and one line when it moved the other way from the tail's
+    share of the recognised samples."""
+    a0, a1 = _f(first, "tail_share_all"), _f(last, "tail_share_all")
+    if not (np.isfinite(a0) and np.isfinite(a1)):
+        return []
+    out = [f"Over every sample drawn, unrecognisable ones counted (tail_share_all), the tail went from {a0:.3f} "
+           f"at generation {g0} to {a1:.3f} at generation {gl}."]
+    r0, r1 = _f(first, "tail_share_calibrated"), _f(last, "tail_share_calibrated")
+    if np.isfinite(r0) and np.isfinite(r1) and (a1 - a0) * (r1 - r0) < 0:
+        out.append(f"The two tail shares disagree in direction: {'up' if r1 > r0 else 'down'} among recognised "
+                   f"samples, {'up' if a1 > a0 else 'down'} over all samples, so the recognisable share of the "
+                   "tail and its absolute rate tell different stories; read both.")
+    return out
 
 
 def _pretrained_sentence(run: Path, first: dict) -> list[str]:

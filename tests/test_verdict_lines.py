@@ -1,0 +1,16 @@
+"""Verdict sentences built from made-up summary rows."""
+
+from vision_collapse.viz.verdict import _all_samples_sentence
+
+
+def _row(recognised: float, everything: float) -> dict:
+    return {"tail_share_calibrated": str(recognised), "tail_share_all": str(everything)}
+
+
+def test_tail_over_all_samples_is_stated_and_a_disagreement_named():
+    same = _all_samples_sentence(_row(0.10, 0.08), _row(0.05, 0.03), 0, 4)
+    assert len(same) == 1 and "from 0.080 at generation 0 to 0.030 at generation 4" in same[0]
+    # the tail's share of recognised samples holds up while the tail turns into junk
+    apart = _all_samples_sentence(_row(0.10, 0.08), _row(0.12, 0.02), 0, 4)
+    assert len(apart) == 2 and "up among recognised samples, down over all samples" in apart[1]
+    assert _all_samples_sentence(_row(0.1, float("nan")), _row(0.1, 0.1), 0, 1) == []
