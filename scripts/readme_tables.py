@@ -1,13 +1,15 @@
 """Regenerate the README's generated tables in place, never by hand.
 
     python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution] [--remedies runs/remedies]
+                                    [--dit runs/dit-digits]
 
 Always: the config keys, the column meanings and the cause switches (from the code). With --survey (the OUT of
 scripts/survey.py): the default's per-seed table (configs/quick.yaml is the survey's unconditional diffusion arm at
 temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
 `vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
 tables. With --remedies (a folder holding one `vision-collapse remedy` folder per dataset, each with its dose run):
-the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay.
+the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay. With
+--dit (configs/dit-digits.yaml run with --seeds, and the same with model.kind=real into FOLDER_perfect): its table.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DEFAULT = ("<!-- default-seeds:start -->", "<!-- default-seeds:end -->")
 SURVEY = ("<!-- survey:start -->", "<!-- survey:end -->")
 REMEDY_RESULTS = ("<!-- remedy-results:start -->", "<!-- remedy-results:end -->")
 DOSE_RESULTS = ("<!-- dose-results:start -->", "<!-- dose-results:end -->")
+DIT = ("<!-- dit-digits:start -->", "<!-- dit-digits:end -->")
 DEFAULT_ARM = ("digits", "diffusion_uncond", "temperature")  # configs/quick.yaml (tests/test_survey.py checks it)
 DEFAULT_TWIN = ("digits", "perfect", "none_uncond")
 
@@ -172,6 +175,35 @@ def dose_results(folder: Path) -> str:
     return "\n".join([DOSE_RESULTS[0], *lines, "", *sentences, DOSE_RESULTS[1]])
 
 
+def dit_table(folder: Path) -> str:
+    """configs/dit-digits.yaml over seeds (FOLDER, from `run --seeds`) beside its perfect generator (FOLDER_perfect,
+    the same with model.kind=real): per seed, the calibrated tail and head from generation 0 to the last, FID at
+    the samples' labels and the unrecognisable share; then the model effect (the chain's change minus the
+    perfect generator's, paired by seed) with its 95% interval."""
+    from vision_collapse.loop.arms import paired, seed_changes
+
+    twin = folder.with_name(folder.name + "_perfect")
+    lines = ["| seed | tail share (calibrated) | head share (calibrated) | FID at the samples' labels | unrecognisable, "
+             "last generation | perfect generator's tail change |", "|---|---|---|---|---|---|"]
+    mine, perfect = {}, {}
+    for run in rf.seed_dirs(folder):
+        rows, seed = rf.read_table(run / rf.SUMMARY), int(run.name.removeprefix("seed_"))
+        mine[seed], perfect[seed] = seed_changes(run), seed_changes(rf.seed_dir(twin, seed))
+        if mine[seed] is None:
+            continue
+        a, b = rows[0], rows[-1]
+        other = f"{perfect[seed]['tail']:+.3f}" if perfect[seed] else "–"
+        lines.append(f"| {seed} | {float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f} | "
+                     f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f} | "
+                     f"{float(a['fid_at_labels']):.1f} → {float(b['fid_at_labels']):.1f} | "
+                     f"{float(b['unrecognisable_share']):.2f} | {other} |")
+    effect = {side: paired(mine, perfect, side) for side in ("tail", "head")}
+    text = ", ".join(f"{side} {e['mean']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]" for side, e in effect.items())
+    lines += ["", f"- model effect (the chain's change from generation 0 to the last minus the perfect generator's, "
+                  f"paired over {effect['tail']['seeds']} seeds, mean [95% interval]): {text}."]
+    return "\n".join([DIT[0], *lines, DIT[1]])
+
+
 def keep_other_datasets(text: str, markers: tuple[str, str], block: str, regenerated: set[str]) -> str:
     """`block` with the current block's rows and notes of every dataset not in `regenerated` kept (in dataset
     order): one dataset's runs regenerate its own lines without deleting the others'."""
@@ -211,6 +243,7 @@ def main() -> None:
     parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
     parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
     parser.add_argument("--remedies", type=Path, help="a folder of `vision-collapse remedy` folders, one per dataset")
+    parser.add_argument("--dit", type=Path, help="configs/dit-digits.yaml's `run --seeds` folder (its twin: FOLDER_perfect)")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args()
     text = args.readme.read_text()
@@ -225,6 +258,8 @@ def main() -> None:
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))
+    if args.dit:
+        text = replace_block(text, DIT, dit_table(args.dit))
     if args.curated:
         text = replace_block(text, SEEDS, seeds_table(args.curated))
         text = replace_block(text, ATTRIBUTION, attribution_table(args.curated))

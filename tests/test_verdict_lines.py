@@ -14,3 +14,11 @@ def test_tail_over_all_samples_is_stated_and_a_disagreement_named():
     apart = _all_samples_sentence(_row(0.10, 0.08), _row(0.12, 0.02), 0, 4)
     assert len(apart) == 2 and "up among recognised samples, down over all samples" in apart[1]
     assert _all_samples_sentence(_row(0.1, float("nan")), _row(0.1, 0.1), 0, 1) == []
+
+
+def test_quality_sentence_without_a_real_floor_still_ends():
+    from vision_collapse.viz.verdict import _quality_sentence
+
+    row = {"fid_at_labels": "0.5", "fid_at_labels_floor_p95": "0"}
+    assert _quality_sentence(row, row, 1).endswith("the last generation has no real floor to be read against "
+                                                   "(the floor is 0 or missing).")

@@ -108,7 +108,8 @@ def _quality_sentence(first: dict, last: dict, last_generation: int) -> str:
     if not np.isfinite(fid1):
         return "Quality could not be measured (too few recognised samples)."
     told = ("cannot be told from real images" if np.isfinite(floor) and fid1 <= floor
-            else f"is {fid1 / floor:.1f} times the real floor" if np.isfinite(floor) and floor > 0 else "")
+            else f"is {fid1 / floor:.1f} times the real floor" if np.isfinite(floor) and floor > 0
+            else "has no real floor to be read against (the floor is 0 or missing)")
     return (f"Quality at the samples' own class mix: FID {fid0:.1f} at generation 0 and {fid1:.1f} at generation "
             f"{last_generation}, against {floor:.1f} (95th percentile) for real images with the same class counts; "
             f"the last generation {told}.")
