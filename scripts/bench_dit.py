@@ -87,15 +87,22 @@ def _train_config(steps: int, batch: int):
 
 
 def step_seconds(model, data, batch: int, steps: int, cache: bool) -> float:
-    """Seconds per training step: a fit of 2 x steps less a fit of steps (building and caching cancel)."""
+    """Seconds per training step: a fit of 2 x steps less a fit of steps (building and caching cancel), after an
+    untimed fit of `steps` (first-touch allocation of the optimiser's state, autotuning); NaN when noise makes the
+    difference negative (raise --steps)."""
     times = []
-    for n in (steps, 2 * steps):
+    for n in (steps, steps, 2 * steps):
         start = time.perf_counter()
         model.fit(data, _train_config(n, batch), torch.Generator(device=_device()).manual_seed(0),
                   cache_latents=cache)
         _sync(_device())
         times.append(time.perf_counter() - start)
-    return (times[1] - times[0]) / steps
+    return _per_step(times[2] - times[1], steps)
+
+
+def _per_step(difference: float, steps: int) -> float:
+    """Seconds per step from the difference of two timed runs; NaN when it is not positive (too noisy)."""
+    return difference / steps if difference > 0 else float("nan")
 
 
 def sample_step_seconds(preset: str, root: Path, n: int, steps: int) -> float:
@@ -107,7 +114,7 @@ def sample_step_seconds(preset: str, root: Path, n: int, steps: int) -> float:
         model.sample(n, torch.arange(n) % 10, torch.Generator().manual_seed(0))
         _sync(_device())
         times.append(time.perf_counter() - start)
-    return (times[1] - times[0]) / steps
+    return _per_step(times[1] - times[0], steps)
 
 
 def forward_flops(preset: str, root: Path) -> float:
@@ -182,18 +189,18 @@ def main() -> None:
             for _ in range(args.rounds):
                 cached.append(step_seconds(model, data, batch, args.steps, True))
                 encoded.append(step_seconds(model, data, batch, args.steps, False))
-            rate = batch / min(cached)
+            rate = batch / np.nanmin(cached)
             mfu = f", MFU {3 * fwd * rate / peak:.1%} of {peak / 1e12:.0f} TFLOP/s" if peak else ""
             print(f"batch {batch}: training on cached latents {rate:8.1f} img/s ({3 * fwd * rate / 1e12:.2f} TFLOP/s"
-                  f"{mfu}); encoding every step {batch / min(encoded):8.1f} img/s")
-            print(f"batch {batch}: ratio cached / encoding every step: {min(encoded) / min(cached):.2f}x")
+                  f"{mfu}); encoding every step {batch / np.nanmin(encoded):8.1f} img/s")
+            print(f"batch {batch}: ratio cached / encoding every step: {np.nanmin(encoded) / np.nanmin(cached):.2f}x")
             rates[batch] = rate
         del model  # one XL transformer with its optimiser at a time: two do not fit in 24 GiB
         lora = _model(args.preset, root, adapter="lora")
         trainable = sum(p.numel() for p in lora.transformer.parameters() if p.requires_grad)
         print(f"LoRA rank 16 trains {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
         for batch in batches:
-            adapted = min(step_seconds(lora, data, batch, args.steps, True) for _ in range(args.rounds))
+            adapted = np.nanmin([step_seconds(lora, data, batch, args.steps, True) for _ in range(args.rounds)])
             print(f"batch {batch}: LoRA {batch / adapted:8.1f} img/s, ratio LoRA / full "
                   f"{batch / rates[batch] / adapted:.2f}x")
         del lora
@@ -202,8 +209,8 @@ def main() -> None:
             lora_mem = _peak_memory(lambda: step_seconds(_model(args.preset, root, "lora"), data, batch, 2, True))
             print(f"batch {batch}: peak memory full fine-tuning {full_mem}, LoRA {lora_mem}")
             rate = rates[batch]
-            sample_rate = batch / min(sample_step_seconds(args.preset, root, batch, args.steps)
-                                      for _ in range(args.rounds))
+            sample_rate = batch / np.nanmin([sample_step_seconds(args.preset, root, batch, args.steps)
+                                             for _ in range(args.rounds)])
             smfu = f", MFU {2 * fwd * sample_rate / peak:.1%}" if peak else ""
             print(f"batch {batch}: guided sampling {sample_rate:8.1f} image-steps/s "
                   f"({2 * fwd * sample_rate / 1e12:.2f} TFLOP/s{smfu})")
