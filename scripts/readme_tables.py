@@ -183,7 +183,8 @@ def dit_table(folder: Path) -> str:
     from vision_collapse.loop.arms import paired, seed_changes
 
     twin = folder.with_name(folder.name + "_perfect")
-    lines = ["| seed | tail share (calibrated) | head share (calibrated) | FID at the samples' labels | unrecognisable, "
+    lines = ["| seed | tail share (calibrated) [last generation's level chance band] "
+             "| head share (calibrated) [band] | FID at the samples' labels | unrecognisable, "
              "last generation | perfect generator's tail change |", "|---|---|---|---|---|---|"]
     mine, perfect = {}, {}
     for run in rf.seed_dirs(folder):
@@ -193,8 +194,10 @@ def dit_table(folder: Path) -> str:
             continue
         a, b = rows[0], rows[-1]
         other = f"{perfect[seed]['tail']:+.3f}" if perfect[seed] else "–"
-        lines.append(f"| {seed} | {float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f} | "
-                     f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f} | "
+        lines.append(f"| {seed} | {float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f} "
+                     f"[{float(b['tail_calibrated_low']):.3f}–{float(b['tail_calibrated_high']):.3f}] | "
+                     f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f} "
+                     f"[{float(b['head_calibrated_low']):.3f}–{float(b['head_calibrated_high']):.3f}] | "
                      f"{float(a['fid_at_labels']):.1f} → {float(b['fid_at_labels']):.1f} | "
                      f"{float(b['unrecognisable_share']):.2f} | {other} |")
     effect = {side: paired(mine, perfect, side) for side in ("tail", "head")}

@@ -133,12 +133,11 @@ def with_reference(rows: list[dict], out: Path, arms: list[Arm], seeds: list[int
     it and `compounding_removed`: per seed, 1 - (arm's tail - reference's) / (untreated's tail - reference's), the
     share of the untreated chain's drift from the no-recursion level that the arm removes (1 none left, 0 none
     removed); means with 95% t intervals over the seeds all three finished, paired by seed."""
-    def last(arm: str) -> dict:
-        return {s: c for s in seeds if (c := seed_changes(rf.seed_dir(out / arm, s))) is not None}
-
-    ref, base = last(REFERENCE.name), last(untreated)
+    finished = {name: {s: c for s in seeds if (c := seed_changes(rf.seed_dir(out / name, s))) is not None}
+                for name in {REFERENCE.name, untreated, *(arm.name for arm in arms)}}  # each seed read once
+    ref, base = finished[REFERENCE.name], finished[untreated]
     for row, arm in zip(rows, arms):
-        mine = last(arm.name)
+        mine = finished[arm.name]
         both = [s for s in mine if s in ref]
         three = [s for s in both if s in base]
         columns = {

@@ -3,7 +3,6 @@ sampling."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 
@@ -15,7 +14,15 @@ from tqdm.auto import tqdm
 
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages, to_model_range, to_uint8
-from vision_collapse.models.training import Checkpoint, class_weights, my_share, optimise, resident, weighted_loss
+from vision_collapse.models.training import (
+    Checkpoint,
+    bf16_autocast,
+    class_weights,
+    my_share,
+    optimise,
+    resident,
+    weighted_loss,
+)
 from vision_collapse.runtime import compute_device, runtime
 
 
@@ -58,6 +65,24 @@ def sampling_scheduler(cfg: ModelConfig, training: DDPMScheduler, pixels: bool =
     sched = SAMPLERS[cfg.sampler].from_config(training.config, **options)
     sched.set_timesteps(cfg.sampling_steps)
     return sched
+
+
+def guided_eps(predict, labels: torch.Tensor | None, null_class: int, scale: float, bf16: bool):
+    """eps_of(x, t) for `denoise` from predict(x, t, labels) -> eps, under bf16 autocast where asked. With labels
+    and scale != 1, classifier-free guidance: one doubled batch [labels, null class] per step, then
+    eps_u + scale (eps_c - eps_u)."""
+    guided = labels is not None and scale != 1.0
+    y = torch.cat([labels, torch.full_like(labels, null_class)]) if guided else labels
+
+    def eps_of(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        with bf16_autocast(bf16):
+            eps = predict(torch.cat([x, x]) if guided else x, t, y).float()
+        if not guided:
+            return eps
+        eps_c, eps_u = eps.chunk(2)
+        return eps_u + scale * (eps_c - eps_u)
+
+    return eps_of
 
 
 def denoise(eps_of, sched, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -150,20 +175,10 @@ class DiffusionModel:
         device = compute_device()
         sched = sampling_scheduler(cfg, self.scheduler)
         shape = (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
-        guided = self.conditional and cfg.guidance_scale != 1.0
         x = (torch.randn((n, *shape), generator=generator) * cfg.temperature).to(device)
         y = labels.to(device) if self.conditional else None
-        if guided:  # one doubled batch [y, null] per step, as in DiT
-            y = torch.cat([y, torch.full_like(y, self.num_classes)])
-        context = torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
-
-        def eps_of(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            with context:
-                if guided:
-                    eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=y).sample.float().chunk(2)
-                    return eps_u + cfg.guidance_scale * (eps_c - eps_u)
-                return unet(x, t, class_labels=y).sample.float()
-
+        eps_of = guided_eps(lambda x, t, y: unet(x, t, class_labels=y).sample, y, self.num_classes,
+                            cfg.guidance_scale, self.bf16)
         return to_uint8(denoise(eps_of, sched, x, generator if cfg.sampler == "ddpm" else None)).cpu()
 
     def save(self, directory: Path) -> None:

@@ -4,7 +4,6 @@ project's own guided loop (DiTPipeline hard-codes the null class, has no tempera
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ from diffusers.training_utils import EMAModel
 from vision_collapse.config import ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages, to_model_range, to_uint8
 from vision_collapse.errors import UserError
-from vision_collapse.models.diffusion import denoise, sampling_scheduler
+from vision_collapse.models.diffusion import denoise, guided_eps, sampling_scheduler
 from vision_collapse.models.dit_base import (
     DiTStart,
     base_folder,
@@ -29,7 +28,15 @@ from vision_collapse.models.dit_base import (
     read_start,
     vae_factor,
 )
-from vision_collapse.models.training import Checkpoint, class_weights, my_share, optimise, resident, weighted_loss
+from vision_collapse.models.training import (
+    Checkpoint,
+    bf16_autocast,
+    class_weights,
+    my_share,
+    optimise,
+    resident,
+    weighted_loss,
+)
 from vision_collapse.runtime import compute_device
 
 MODEL_FILE = "dit.json"  # gen_XXX/model/dit.json: what the folder holds and which base it completes
@@ -148,10 +155,6 @@ class DiTModel:
             return torch.full((n,), self.null_class, dtype=torch.long, device=device)
         return self.class_index.to(device)[labels.to(device)]
 
-    def _context(self, bf16: bool):
-        """bf16 autocast where asked, else nothing."""
-        return torch.autocast(compute_device().type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-
     def fit(self, data: LabelledImages, train: TrainConfig, generator: torch.Generator,
             checkpoint: Path | None = None, cache_latents: bool = True) -> list[float]:
         """Train the transformer (or its adapters) for `train.steps` steps on the VAE latents of `data`, encoded once
@@ -208,21 +211,14 @@ class DiTModel:
         channels = transformer.config.in_channels
         side = self.resolution // vae_factor(self.vae.config)
         x = (torch.randn((n, channels, side, side), generator=generator) * cfg.temperature).to(device)
-        y = self.model_labels(labels, n)
-        guided = self.conditional and cfg.guidance_scale != 1.0
-        if guided:  # one doubled batch [y, null] per step, as DiTPipeline runs it
-            y = torch.cat([y, torch.full_like(y, self.null_class)])
+        # an unconditional model is conditioned on its null class throughout, and so never guided
+        scale = cfg.guidance_scale if self.conditional else 1.0
 
-        def eps_of(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            xin = torch.cat([x, x]) if guided else x
-            with self._context(self.bf16):
-                out = transformer(xin, timestep=t.to(device).expand(len(xin)), class_labels=y).sample.float()
-            eps = out[:, :channels]  # the variance half is unused: every sampler here has a fixed variance
-            if guided:
-                eps_c, eps_u = eps.chunk(2)
-                return eps_u + cfg.guidance_scale * (eps_c - eps_u)
-            return eps
+        def predict(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            out = transformer(x, timestep=t.to(device).expand(len(x)), class_labels=y).sample
+            return out[:, :channels]  # the variance half is unused: every sampler here has a fixed variance
 
+        eps_of = guided_eps(predict, self.model_labels(labels, n), self.null_class, scale, self.bf16)
         return self.decode(denoise(eps_of, sched, x, generator if cfg.sampler == "ddpm" else None))
 
     @torch.no_grad()
@@ -230,7 +226,7 @@ class DiTModel:
         """uint8 images of scaled latents, decoded a few at a time; RGB turned grey for a grey dataset."""
         out = []
         for z in latents.split(VAE_BATCH):
-            with self._context(self.bf16):
+            with bf16_autocast(self.bf16):
                 x = self.vae.decode(z / self.vae.config.scaling_factor).sample.float()
             if self.channels == 1 and x.shape[1] == 3:
                 x = x.mean(1, keepdim=True)

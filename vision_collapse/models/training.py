@@ -70,9 +70,12 @@ def uses_bf16(train: TrainConfig) -> bool:
 
 def autocast(train: TrainConfig):
     """The autocast context train.precision asks for (a no-op in fp32)."""
-    if not uses_bf16(train):
-        return contextlib.nullcontext()
-    return torch.autocast(compute_device().type, dtype=torch.bfloat16)
+    return bf16_autocast(uses_bf16(train))
+
+
+def bf16_autocast(on: bool):
+    """bf16 autocast on the compute device when `on`, else a no-op."""
+    return torch.autocast(compute_device().type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
 
 
 def resident(images: torch.Tensor) -> torch.Tensor:
