@@ -165,6 +165,21 @@ def test_recomputing_a_generation_unmarks_later_ones_and_resumes_byte_identical(
     assert rf.read_json(run / rf.JUDGE)["weights_sha256"] == judge_hash
 
 
+def test_floors_are_the_same_numbers_at_the_first_start_and_read_back_on_resume(tmp_path):
+    from vision_collapse.loop.instrument import floors_in
+
+    rng = np.random.default_rng(0)
+    computed = [{"class_index": c, "n": 20, "available": 40, "draws": 9, "fid_floor_median": float(rng.random() * 7),
+                 "vendi_floor_median": float(1 + rng.random() / 3)} for c in range(4)]
+    first = floors_in(tmp_path)(lambda: computed)
+    assert (tmp_path / rf.FLOORS).is_file()
+    resumed = floors_in(tmp_path)(lambda: pytest.fail("a resume must read the floors back, not recompute them"))
+    assert resumed == first  # exactly: a mean over classes of either gives the same last digit
+    assert first != computed  # the full-precision values are not what a resume sees
+    assert [r["vendi_floor_median"] for r in first] == pytest.approx([r["vendi_floor_median"] for r in computed],
+                                                                      rel=1e-7)
+
+
 def test_a_resume_on_other_data_is_refused_with_the_difference(tmp_path):
     cfg = load_config("configs/neutral.yaml", [*FAST_GMM, "loop.generations=1"])
     run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)

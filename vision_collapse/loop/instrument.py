@@ -58,13 +58,19 @@ def floors_in(run: Path):
     """A `build_reference(floors=)` hook: read RUN/floors.csv, or compute it once and keep it there."""
     path = Path(run) / rf.FLOORS
 
+    def typed(rows: list[dict]) -> list[dict]:
+        """Rows of CSV cells as numbers."""
+        return [{k: int(v) if k in ("class_index", "n", "available", "draws") else float(v) for k, v in r.items()}
+                for r in rows]
+
     def get(compute):
         if path.is_file():
-            return [{k: int(v) if k in ("class_index", "n", "available", "draws") else float(v) for k, v in r.items()}
-                    for r in rf.read_table(path)]
+            return typed(rf.read_table(path))
         rows = compute()
         runtime().on_main(lambda: rf.write_csv(path, rows))
-        return rows
+        # The values as written (8 significant digits), not as computed: a resume reads them back, and its numbers
+        # must equal the first start's to the last digit.
+        return typed([{k: rf.format_value(v) for k, v in r.items()} for r in rows])
 
     return get
 

@@ -42,7 +42,8 @@ def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> 
     note = "trained on generation 0's imbalanced subset only; measured on the held-out test split"
     rf.write_json(Path(run) / rf.LABELLER_REPORT, classifier_report(labeller, real.subset.class_names, note))
     save_classifier(labeller, path)
-    return labeller
+    # read back, as a resume would: both starts then use the same saved weights
+    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
 
 
 def balanced_draw(real: RealData, seed: int):
@@ -70,7 +71,8 @@ def load_or_train_expert(run: Path, real: RealData, cfg: ExperimentConfig) -> Cl
     rf.write_json(Path(run) / rf.EXPERT_REPORT, {**classifier_report(expert, real.subset.class_names, note),
                                                   "seed": seed})
     save_classifier(expert, path)
-    return expert
+    # read back, as a resume would: both starts then use the same saved weights
+    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
 
 
 def confidence(probs: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
