@@ -1,8 +1,10 @@
-"""The DiT trainer and sampler: cached latents against encoding every step, LoRA against full fine-tuning, and
-(on a GPU, --preset xl) DiT-XL/2-shaped throughput, MFU and the minutes a generation of the dogs config costs.
+"""The DiT trainer and sampler: cached latents against encoding every step, LoRA against full fine-tuning,
+torch.compile against eager, and (on a GPU, --preset xl) DiT-XL/2-shaped throughput, MFU and the minutes a
+generation of the dogs config costs.
 
     python scripts/bench_dit.py                          # CPU: configs/dit-digits.yaml's shapes at 16 px
     python scripts/bench_dit.py --preset xl --batch 32,64   # DiT-XL/2 and the SD VAE at 256 px, random weights
+    python scripts/bench_dit.py --arms compile           # one comparison only (cache, compile, lora, sample)
 
 Every model has random weights built from its published config (nothing downloads). Both arms of each
 comparison run in this process on the same random images, through DiTModel.fit and DiTModel.sample, alternating
@@ -33,6 +35,7 @@ TINY_VAE = dict(in_channels=1, out_channels=1, down_block_types=("DownEncoderBlo
                 up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(32, 64), layers_per_block=1,
                 latent_channels=4, norm_num_groups=32, sample_size=16)
 PRESETS = {"tiny": (TINY, TINY_VAE, 16, 1), "xl": (XL, SD_VAE, 256, 3)}
+ARMS = ("cache", "compile", "lora", "sample")  # the comparisons, each against training on cached latents, eager
 
 
 def _folder(vae_config: dict, root: Path) -> Path:
@@ -78,22 +81,24 @@ def _data(preset: str, n: int):
     return LabelledImages(images, labels, tuple(f"real/bench/{i}" for i in range(n)), tuple(map(str, range(10))))
 
 
-def _train_config(steps: int, batch: int):
-    """Fine-tuning settings: bf16 on a GPU, no compilation (its one-off cost would not cancel), no checkpoints."""
+def _train_config(steps: int, batch: int, compiled: bool = False):
+    """Fine-tuning settings: bf16 on a GPU, torch.compile only when `compiled`, no checkpoints."""
     from vision_collapse.config import load_config
 
     return load_config(None, [f"train.steps={steps}", f"train.batch_size={batch}", "train.lr=0.0001",
-                              "train.hflip=true", "train.compile=false", "train.warmup_steps=1"]).train
+                              "train.hflip=true", f"train.compile={str(compiled).lower()}",
+                              "train.warmup_steps=1"]).train
 
 
-def step_seconds(model, data, batch: int, steps: int, cache: bool) -> float:
+def step_seconds(model, data, batch: int, steps: int, cache: bool, compiled: bool = False) -> float:
     """Seconds per training step: a fit of 2 x steps less a fit of steps (building and caching cancel), after an
-    untimed fit of `steps` (first-touch allocation of the optimiser's state, autotuning); NaN when noise makes the
+    untimed fit of `steps` (first-touch allocation of the optimiser's state, autotuning, and compiling: dynamo
+    keeps the compiled graph for the same module, so the timed fits reuse it); NaN when noise makes the
     difference negative (raise --steps)."""
     times = []
     for n in (steps, steps, 2 * steps):
         start = time.perf_counter()
-        model.fit(data, _train_config(n, batch), torch.Generator(device=_device()).manual_seed(0),
+        model.fit(data, _train_config(n, batch, compiled), torch.Generator(device=_device()).manual_seed(0),
                   cache_latents=cache)
         _sync(_device())
         times.append(time.perf_counter() - start)
@@ -170,13 +175,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="k: timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--images", type=int, default=512, help="size of the training set")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comparisons to run, of {','.join(ARMS)}")
     args = parser.parse_args()
+    arms = args.arms.split(",")
+    if unknown := sorted(set(arms) - set(ARMS)):
+        parser.error(f"unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
     device = _device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     peak = next((p for key, p in PEAK_BF16.items() if key in name), None)
     data = _data(args.preset, args.images)
     batches = [int(b) for b in args.batch.split(",")]
-    rates: dict[int, float] = {}  # training images/s on cached latents, per batch size
     with tempfile.TemporaryDirectory() as tmp:
         root = _folder(PRESETS[args.preset][1], Path(tmp))
         fwd = forward_flops(args.preset, root)
@@ -184,38 +192,47 @@ def main() -> None:
               f"{args.images} training images; best of {args.rounds} rounds of {args.steps} steps")
         model = _model(args.preset, root)
         total = sum(p.numel() for p in model.transformer.parameters())
+
+        def best(batch: int, **arm) -> float:
+            """The best round's seconds per step of the full model at `batch`."""
+            return np.nanmin([step_seconds(model, data, batch, args.steps, **arm) for _ in range(args.rounds)])
+
+        rates: dict[int, float] = {}  # training images/s on cached latents, eager, per batch size
         for batch in batches:
-            cached, encoded = [], []
-            for _ in range(args.rounds):
-                cached.append(step_seconds(model, data, batch, args.steps, True))
-                encoded.append(step_seconds(model, data, batch, args.steps, False))
-            rate = batch / np.nanmin(cached)
+            rates[batch] = rate = batch / best(batch, cache=True)
             mfu = f", MFU {3 * fwd * rate / peak:.1%} of {peak / 1e12:.0f} TFLOP/s" if peak else ""
             print(f"batch {batch}: training on cached latents {rate:8.1f} img/s ({3 * fwd * rate / 1e12:.2f} TFLOP/s"
-                  f"{mfu}); encoding every step {batch / np.nanmin(encoded):8.1f} img/s")
-            print(f"batch {batch}: ratio cached / encoding every step: {np.nanmin(encoded) / np.nanmin(cached):.2f}x")
-            rates[batch] = rate
-        del model  # one XL transformer with its optimiser at a time: two do not fit in 24 GiB
-        lora = _model(args.preset, root, adapter="lora")
-        trainable = sum(p.numel() for p in lora.transformer.parameters() if p.requires_grad)
-        print(f"LoRA rank 16 trains {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+                  f"{mfu})")
+            if "cache" in arms:
+                encoded = batch / best(batch, cache=False)
+                print(f"batch {batch}: encoding every step {encoded:8.1f} img/s; ratio cached / encoding every "
+                      f"step: {rate / encoded:.2f}x")
+            if "compile" in arms:
+                compiled = batch / best(batch, cache=True, compiled=True)
+                print(f"batch {batch}: compiled {compiled:8.1f} img/s; ratio compiled / eager: {compiled / rate:.2f}x")
+        model = None  # one XL transformer with its optimiser at a time: two do not fit in 24 GiB
+        if "lora" in arms:
+            lora = _model(args.preset, root, adapter="lora")
+            trainable = sum(p.numel() for p in lora.transformer.parameters() if p.requires_grad)
+            print(f"LoRA rank 16 trains {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+            for batch in batches:
+                adapted = np.nanmin([step_seconds(lora, data, batch, args.steps, True) for _ in range(args.rounds)])
+                print(f"batch {batch}: LoRA {batch / adapted:8.1f} img/s, ratio LoRA / full "
+                      f"{batch / rates[batch] / adapted:.2f}x")
+            del lora
         for batch in batches:
-            adapted = np.nanmin([step_seconds(lora, data, batch, args.steps, True) for _ in range(args.rounds)])
-            print(f"batch {batch}: LoRA {batch / adapted:8.1f} img/s, ratio LoRA / full "
-                  f"{batch / rates[batch] / adapted:.2f}x")
-        del lora
-        for batch in batches:
-            full_mem = _peak_memory(lambda: step_seconds(_model(args.preset, root), data, batch, 2, True))
-            lora_mem = _peak_memory(lambda: step_seconds(_model(args.preset, root, "lora"), data, batch, 2, True))
-            print(f"batch {batch}: peak memory full fine-tuning {full_mem}, LoRA {lora_mem}")
-            rate = rates[batch]
-            sample_rate = batch / np.nanmin([sample_step_seconds(args.preset, root, batch, args.steps)
-                                             for _ in range(args.rounds)])
-            smfu = f", MFU {2 * fwd * sample_rate / peak:.1%}" if peak else ""
-            print(f"batch {batch}: guided sampling {sample_rate:8.1f} image-steps/s "
-                  f"({2 * fwd * sample_rate / 1e12:.2f} TFLOP/s{smfu})")
-            if args.preset == "xl":
-                print(f"batch {batch}: {dogs_generation_minutes(rate, sample_rate)}")
+            if "lora" in arms:
+                full_mem = _peak_memory(lambda: step_seconds(_model(args.preset, root), data, batch, 2, True))
+                lora_mem = _peak_memory(lambda: step_seconds(_model(args.preset, root, "lora"), data, batch, 2, True))
+                print(f"batch {batch}: peak memory full fine-tuning {full_mem}, LoRA {lora_mem}")
+            if "sample" in arms:
+                sample_rate = batch / np.nanmin([sample_step_seconds(args.preset, root, batch, args.steps)
+                                                 for _ in range(args.rounds)])
+                smfu = f", MFU {2 * fwd * sample_rate / peak:.1%}" if peak else ""
+                print(f"batch {batch}: guided sampling {sample_rate:8.1f} image-steps/s "
+                      f"({2 * fwd * sample_rate / 1e12:.2f} TFLOP/s{smfu})")
+                if args.preset == "xl":
+                    print(f"batch {batch}: {dogs_generation_minutes(rates[batch], sample_rate)}")
 
 
 if __name__ == "__main__":

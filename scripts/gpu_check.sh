@@ -8,12 +8,13 @@
 #
 #   scripts/gpu_check.sh [OUT]     # OUT (default runs/gpu_check) gets one log per benchmark; needs a CUDA GPU
 #
-# A machine without diffusers (or another package) installs it from wheels carried with the tree in .whl/
-# (ignored by git), made beforehand on a machine with the registry, e.g.
-#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl diffusers
+# A machine without diffusers (or another package) installs it, with its dependencies, from wheels carried with
+# the tree in .whl/ (ignored by git), made beforehand on a machine with the registry, e.g.
+#   pip download --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl diffusers
 set -uo pipefail
 OUT="${1:-runs/gpu_check}"
 WHY="this check is for one (the CPU benchmarks run without it)"
+NEEDS="diffusers vendi_score"
 source "$(dirname "$0")/gpu_preamble.sh"
 "$PY" -c 'import torch; print("GPU:", torch.cuda.get_device_name(0), "torch", torch.__version__)' | tee "$OUT/device.txt"
 for res in 32 64; do

@@ -1,5 +1,7 @@
 """Checkpoints inside a generation: resuming one gives exactly the weights of an uninterrupted fit."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -35,3 +37,22 @@ def test_resuming_a_checkpoint_reproduces_the_uninterrupted_fit(kind, tmp_path):
     resumed = fit(5, 6, tmp_path / "ckpt.pt")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert not all(torch.equal(straight[k], v) for k, v in fit(5, 6, None).items())
+
+
+def test_a_checkpoint_goes_straight_to_a_file_and_never_beside_the_old_one(tmp_path, monkeypatch):
+    cfg = load_config(None, ["model.channels=[8,16]", "train.steps=10", "train.batch_size=8",
+                             "train.checkpoint_every=4"])
+    path, saves, save = tmp_path / "ckpt.pt", [], torch.save
+
+    def spy(obj, f):
+        # Where the state goes (a file on disk, not a buffer in memory that would double the host memory), and
+        # whether the old checkpoint is still on disk beside the one being written.
+        saves.append((Path(f.name).parent == tmp_path, path.exists()))
+        save(obj, f)
+
+    monkeypatch.setattr(torch, "save", spy)
+    torch.manual_seed(0)
+    build_model(cfg, 8, 1, 10).fit(load_real_data(cfg.data, 0).subset, cfg.train, torch.Generator().manual_seed(1),
+                                   checkpoint=path)
+    assert saves == [(True, False), (True, False)]  # at steps 4 and 8
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary left behind

@@ -190,3 +190,21 @@ def test_unreachable_resolution_names_a_reachable_one():
     with pytest.raises(UserError, match="multiple of 16, e.g. data.resolution=256"):
         check_resolution(250, 8, 2)
     check_resolution(256, 8, 2)
+
+
+def test_a_fresh_transformer_starts_with_adaln_zero():
+    from vision_collapse.models.dit_base import fresh_transformer
+
+    cfg = load_config(None, ["model.kind=dit", "model.dit_layers=2", "model.dit_heads=2", "model.dit_head_dim=8"]).model
+    torch.manual_seed(0)
+    t = fresh_transformer(cfg, latent_size=4, latent_channels=4, num_classes=10)
+    zeroed = [b.norm1.linear for b in t.transformer_blocks] + [t.proj_out_1, t.proj_out_2]
+    assert all(not m.weight.any() and not m.bias.any() for m in zeroed)
+    assert t.pos_embed.proj.weight.abs().sum() > 0 and t.transformer_blocks[0].attn1.to_q.weight.abs().sum() > 0
+    x = torch.randn(3, 4, 4, 4)
+    out = t(x, timestep=torch.tensor([1, 500, 999]), class_labels=torch.tensor([0, 3, 10])).sample
+    assert out.shape == (3, 8, 4, 4) and not out.any()  # the prediction starts at exactly 0
+    # Each block starts as the identity: its gated attention and feed-forward add nothing.
+    block = t.transformer_blocks[1]
+    h = torch.randn(3, 4, 16)
+    assert torch.equal(block(h, timestep=torch.tensor([1, 2, 3]), class_labels=torch.tensor([0, 1, 2])), h)

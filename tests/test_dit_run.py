@@ -112,14 +112,31 @@ def test_each_bad_dit_setting_is_one_line_and_touches_nothing(lora_run, pipeline
     assert _snapshot(out) == before
 
 
-def test_resume_from_changed_pretrained_weights_is_refused(pipeline, tmp_path, capsys):
+def test_resume_survives_a_redownload_but_not_changed_weights(pipeline, tmp_path, capsys):
     weights = tmp_path / "weights"
     shutil.copytree(pipeline, weights)
+    metadata = weights / ".cache" / "huggingface" / "download" / "transformer" / "config.json.metadata"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("abc123\n1765000000.1\n")  # what `hf download --local-dir` keeps beside the weights
     keys = ["run", "configs/dit-digits.yaml", f"model.pretrained={weights}", "data.resolution=8", *TINY,
             "loop.generations=1", "--out", str(tmp_path / "run")]
     assert main(keys) == 0
     before = _snapshot(tmp_path / "run")
+    metadata.write_text("abc123\n1765999999.9\n")  # a re-download rewrites it with a new timestamp
+    (metadata.parent / "vae.metadata").write_text("def456\n")
+    (weights / "README.md").write_text("model card\n")
+    assert main(keys) == 0  # the same weights: the finished run is accepted as it is (run.json logs the session)
+    after = _snapshot(tmp_path / "run")
+    assert {k: v for k, v in after.items() if k != "run.json"} == {k: v for k, v in before.items() if k != "run.json"}
+    before = after
+    (transformer,) = [p for p in (weights / "transformer").iterdir() if p.name.startswith("diffusion_pytorch_model")]
+    data = bytearray(transformer.read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    transformer.write_bytes(bytes(data))
+    _fails(capsys, keys, "now hashes to")
+    assert _snapshot(tmp_path / "run") == before
+    shutil.copy(pipeline / "transformer" / transformer.name, transformer)
     index = weights / "model_index.json"
-    index.write_text(index.read_text() + " ")  # any change to any file is a different pretrained model
+    index.write_text(index.read_text() + " ")  # the pipeline's own index defines the model too
     _fails(capsys, keys, "now hashes to")
     assert _snapshot(tmp_path / "run") == before

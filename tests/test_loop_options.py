@@ -142,6 +142,30 @@ def test_finetune_starts_from_the_previous_generation(tmp_path):
 
 
 @pytest.mark.slow
+def test_keep_models_last_keeps_the_newest_weights_and_says_what_a_recompute_lacks(tmp_path, capsys):
+    keys = ["model.kind=vae", "loop.init=finetune", "loop.finetune_steps=2", "loop.generations=3"]
+    everything = _run(tmp_path / "all", *keys)
+    last = _run(tmp_path / "last", *keys, "loop.keep_models=last")
+    for g in range(3):
+        kept, pruned = everything / f"gen_00{g}" / "model", last / f"gen_00{g}" / "model"
+        assert (kept / "vae.safetensors").is_file()
+        assert (pruned / "vae.safetensors").is_file() == (g == 2) and (pruned / rf.NOT_KEPT).is_file() == (g < 2)
+        assert sorted(p.name for p in kept.iterdir() if p.suffix == ".json") == \
+            sorted(p.name for p in pruned.iterdir() if p.suffix == ".json")  # the small files stay
+    # Keeping fewer weights changes no number.
+    for table in (rf.METRICS, rf.SUMMARY):
+        assert [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in _rows(everything / table)] == \
+            [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in _rows(last / table)]
+    # Recomputing generation 2 needs generation 1's weights, which are gone: one line, and nothing changes.
+    (last / "gen_002" / rf.DONE).unlink()
+    before = sorted(p.name for p in last.rglob("*"))
+    assert main(["run", "configs/neutral.yaml", *TINY, *keys, "loop.keep_models=last", "--out", str(last)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "generation 2 fine-tunes from generation 1's weights, which were not kept" in err and "\n" not in err
+    assert sorted(p.name for p in last.rglob("*")) == before
+
+
+@pytest.mark.slow
 def test_multi_seed_aggregate_matches_numpy(tmp_path):
     root = tmp_path / "seeds"
     assert main(["run", "configs/neutral.yaml", *TINY, "model.kind=gmm", "--seeds", "0,1,2", "--out", str(root)]) == 0

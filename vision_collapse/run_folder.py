@@ -61,6 +61,7 @@ TRAIN_LOSS = "train_loss.csv"  # the training loss at every optimiser step
 GRID = "grid.png"
 CONFUSION = "confusion.csv"  # conditioning label x judged label counts of the evaluation samples
 MODEL = "model"
+NOT_KEPT = "NOT_KEPT"  # in gen_XXX/model/ when its weights were deleted (loop.keep_models=last); says why
 CHECKPOINT = "checkpoint.pt"  # training state inside an unfinished generation (train.checkpoint_every)
 AGGREGATE = "aggregate.csv"  # multi-seed runs: mean and 95% interval across RUN/seed_<s>/
 PLOTS = "plots"
@@ -111,6 +112,25 @@ def finished_generations(run: Path) -> list[int]:
 def mark_done(folder: Path) -> None:
     """Write the DONE marker: everything else in `folder` is complete."""
     atomic_write_text(Path(folder) / DONE, "")
+
+
+def drop_weights(model_dir: Path, why: str) -> None:
+    """Delete a saved model's weights (every file but its small JSON configs and pointers) and leave NOT_KEPT in
+    their place, saying why; a no-op on a folder that has no weights left."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir() or (model_dir / NOT_KEPT).is_file():
+        return
+    atomic_write_text(model_dir / NOT_KEPT, why + "\n")  # first, so a kill mid-way still reads as not kept
+    for path in sorted(model_dir.rglob("*"), reverse=True):  # files before the folders that hold them
+        if path.is_file() and path.suffix != ".json" and path.name != NOT_KEPT:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def weights_kept(model_dir: Path) -> bool:
+    """Whether a saved model still has its weights (drop_weights has not run on it)."""
+    return not (Path(model_dir) / NOT_KEPT).is_file()
 
 
 def unmark_from(run: Path, generation: int) -> None:

@@ -34,6 +34,7 @@ WebFilter = Literal["none", "oracle", "tag", "detector", "watermark"]
 LabelSampling = Literal["proportional", "original", "original_exact", "uniform"]
 LabelSource = Literal["conditioning", "classifier", "none"]
 Init = Literal["scratch", "finetune", "pretrained"]
+KeepModels = Literal["all", "last"]
 CurationBy = Literal["labeller", "judge"]
 Correction = Literal["none", "drop", "relabel"]
 Compile = Literal["auto", True, False]
@@ -270,6 +271,10 @@ class LoopConfig:
     # pretrained weights), or 'pretrained' every generation from model.pretrained's weights (Bertrand et al.)
     init: Init = "scratch"
     finetune_steps: int = 0  # optimiser steps when fine-tuning; 0 means train.steps
+    # Which generations' weights stay in gen_XXX/model/: 'all', or 'last' (the newest finished generation's only,
+    # for models of gigabytes: DiT-XL/2 is 2.8 GiB a generation). Samples, tables and each model's small JSON files
+    # stay either way; only a recomputed generation would need an older generation's weights.
+    keep_models: KeepModels = "all"
     # Keep only this top fraction of samples, ranked by confidence (Ferbach-style curation); generation g
     # oversamples by 1/curation so the kept set keeps its size. 1 turns curation off.
     curation: float = 1.0

@@ -18,7 +18,7 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import load_real_data
 from vision_collapse.data.watermark import web_size
 from vision_collapse.loop.evaluate_images import evaluate_images
-from vision_collapse.loop.generation import run_generation
+from vision_collapse.loop.generation import run_generation, starting_model
 from vision_collapse.loop.instrument import (
     check_same_data,
     floors_in,
@@ -132,6 +132,10 @@ def finish_generation(run: Path, cfg: ExperimentConfig, ref: Reference, generati
     if after_generation is not None:
         after_generation(run, generation)
     rf.mark_done(rf.generation_dir(run, generation))
+    if cfg.loop.keep_models == "last":  # after DONE: until then, a resume recomputes this one from the one before
+        for older in generations[:-1]:
+            rf.drop_weights(rf.generation_dir(run, older) / rf.MODEL, f"generation {older}'s weights were deleted "
+                            f"when generation {generation} finished (loop.keep_models=last)")
 def run_experiment(
     cfg: ExperimentConfig,
     run: Path,  # the run folder: created, or resumed when it holds the same config
@@ -179,6 +183,7 @@ def run_experiment(
     for g in tqdm(range(cfg.loop.generations), desc="generations", disable=None if rt.is_main else True):
         folder = rf.generation_dir(run, g)
         if g not in done:
+            starting_model(run, g, cfg)  # its weights kept, or one line before anything is unmarked
             rt.on_main(lambda: rf.unmark_from(run, g))
             if cfg.loop.strategy == "scrape" and g > 0:
                 gen = Generation(g, cfg, folder, *scrape_training_set(g, real, history, cfg, run))

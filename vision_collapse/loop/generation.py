@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from vision_collapse import run_folder as rf
+from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
 from vision_collapse.loop.correction import correction_summary
 from vision_collapse.loop.evaluate_images import write_tables
@@ -39,14 +41,28 @@ def build_manifest(gen: Generation) -> list[dict]:
     return rows
 
 
+def starting_model(run: Path, generation: int, cfg: ExperimentConfig) -> Path | None:
+    """The saved model `generation` fine-tunes from (generation - 1's, under loop.init=finetune), or None; one line
+    when its weights were not kept (loop.keep_models=last)."""
+    if cfg.loop.init != "finetune" or generation == 0:
+        return None
+    path = rf.generation_dir(run, generation - 1) / rf.MODEL
+    if not rf.weights_kept(path):
+        raise UserError(f"generation {generation} fine-tunes from generation {generation - 1}'s weights, which "
+                        f"were not kept ({path / rf.NOT_KEPT}: loop.keep_models=last keeps only the newest finished "
+                        "generation's); recompute only from the newest finished generation on, or start a new run "
+                        "with --out NEW_FOLDER")
+    return path
+
+
 def train_model(gen: Generation) -> tuple[GenerativeModel, list[float]]:
     """This generation's fitted model (new weights, or generation g-1's fine-tuned: loop.init) and its loss curve."""
     cfg, data = gen.cfg, gen.train_set
     _, channels, resolution, _ = data.images.shape
     train = cfg.train
     torch.manual_seed(gen.seed("init"))  # weight init draws from the global RNG
-    if cfg.loop.init == "finetune" and gen.index > 0:
-        model = load_model(rf.generation_dir(gen.folder.parent, gen.index - 1) / rf.MODEL, cfg, data.num_classes)
+    if (start := starting_model(gen.folder.parent, gen.index, cfg)) is not None:
+        model = load_model(start, cfg, data.num_classes)
         train = replace(train, steps=cfg.loop.finetune_steps or train.steps)
     else:
         model = build_model(cfg, resolution, channels, data.num_classes, gen.folder.parent)

@@ -112,6 +112,9 @@ def _save(ckpt: Checkpoint, step: int, opt, lr_sched, modules: dict, losses: lis
         return
     state = {"step": step, "generator": ckpt.generator.get_state(), "opt": opt.state_dict(),
              "sched": lr_sched.state_dict(), "losses": losses, **{k: m.state_dict() for k, m in modules.items()}}
+    # One checkpoint on disk at most: the old one goes before the new one is written (a DiT-XL/2 checkpoint is
+    # about 11 GiB). A kill in between costs only time: the generation then restarts, and gives the same numbers.
+    ckpt.path.unlink(missing_ok=True)
     atomic_torch_save(state, ckpt.path)
 
 
