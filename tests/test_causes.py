@@ -160,6 +160,27 @@ def test_copy_detector_flags_copies_and_about_one_percent_of_real_images():
     assert detector.memorised(fresh, training).mean() == pytest.approx(0.01, abs=0.006)
 
 
+def test_memorised_photos_counts_near_copies_of_the_real_subset_whatever_the_training_set():
+    from vision_collapse.metrics.within_class import CopyDetector, pixel_vectors, within_class_columns
+
+    rng = np.random.default_rng(1)
+    photos = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (200, 1, 4, 4), dtype=np.uint8)))
+    held_out = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (600, 1, 4, 4), dtype=np.uint8)))
+    copies = CopyDetector.fit(held_out, torch.zeros(600, dtype=torch.long), photos, 1)
+    fresh = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (30, 1, 4, 4), dtype=np.uint8)))
+    samples = torch.cat([photos[:12] + 0.001, fresh])  # 12 near-copies of photos, 30 new images
+    nearest = np.sqrt(((samples.numpy()[:, None] - photos.numpy()[None]) ** 2).sum(-1)).min(1)  # numpy alone
+    expected = (nearest < copies.threshold).mean()
+    assert expected >= 12 / 42
+    later = pixel_vectors(torch.from_numpy(rng.integers(0, 256, (50, 1, 4, 4), dtype=np.uint8)))  # another training set
+    cols = within_class_columns(samples, samples, later, copies, 0, {}, None, np.array([0.5]))
+    assert cols["memorised_photos"] == pytest.approx(expected)
+    nearest_later = np.sqrt(((samples.numpy()[:, None] - later.numpy()[None]) ** 2).sum(-1)).min(1)
+    assert cols["memorised_share"] == pytest.approx((nearest_later < copies.threshold).mean())
+    none = within_class_columns(samples, samples, later[:0], copies, 0, {}, None, np.array([0.5]))
+    assert np.isnan(none["memorised_share"]) and none["memorised_photos"] == pytest.approx(expected)  # generation -1
+
+
 @pytest.mark.slow
 def test_original_exact_carries_the_real_counts_and_within_class_numbers_are_written(make_run):
     from helpers import rows
@@ -172,9 +193,11 @@ def test_original_exact_carries_the_real_counts_and_within_class_numbers_are_wri
             assert r["sample_count"] == real[r["class_name"]]  # every generation: the real counts, exactly
     summary = rows(run / "summary.csv")
     for s in summary:
-        for key in ("variance_ratio", "variance_ratio_train", "vendi", "memorised_share", "cas", "cas_real"):
+        for key in ("variance_ratio", "variance_ratio_train", "vendi", "memorised_share", "memorised_photos", "cas",
+                    "cas_real"):
             assert np.isfinite(float(s[key])), key
         assert 0 <= float(s["memorised_share"]) <= 1 and 0 <= float(s["cas"]) <= 1
+    assert summary[0]["memorised_photos"] == summary[0]["memorised_share"]  # generation 0 learns the photos
     floors = rows(run / "floors.csv")
     assert all(float(f["vendi_floor_p05"]) <= float(f["vendi_floor_median"]) for f in floors if f["draws"] != "0")
 

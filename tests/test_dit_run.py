@@ -6,10 +6,12 @@ import shutil
 import sys
 
 import pytest
+import torch
 
 from vision_collapse import run_folder as rf
 from vision_collapse.cli import main
 
+import archives
 from helpers import LIGHT_RUN, rows, tiny_dit_pipeline
 from helpers import fails_in_one_line as _fails
 from helpers import snapshot as _snapshot
@@ -83,6 +85,7 @@ def test_lora_run_keeps_only_adapters_and_measures_the_pretrained_model(lora_run
         assert model["base"] == str(pipeline.resolve()) and model["id2label"]["207"] == "golden retriever"
     (reference,) = rows(out / rf.PRETRAINED)
     assert reference["generation"] == "-1" and 0 <= float(reference["unrecognisable_share"]) <= 1
+    assert 0 <= float(reference["memorised_photos"]) <= 1  # before any fine-tuning: copying it already does
     assert "Before any fine-tuning (generation -1" in (out / "verdict.md").read_text()
 
 
@@ -140,3 +143,24 @@ def test_resume_survives_a_redownload_but_not_changed_weights(pipeline, tmp_path
     index.write_text(index.read_text() + " ")  # the pipeline's own index defines the model too
     _fails(capsys, keys, "now hashes to")
     assert _snapshot(tmp_path / "run") == before
+
+
+def test_the_dogs_config_runs_end_to_end_on_the_fixture_and_keeps_only_the_newest_weights(pipeline, tmp_path):
+    timm = pytest.importorskip("timm")
+    root = archives.stanford_dogs(tmp_path / "dogs", train=(12, 10, 8))
+    torch.manual_seed(0)  # the config's DINOv2 probe judge, on a tiny timm network with random weights
+    weights = tmp_path / "random.pth"
+    torch.save(timm.create_model("test_convnext", pretrained=False, num_classes=0).state_dict(), weights)
+    out = tmp_path / "run"
+    assert main(["run", "configs/stanford-dogs-dit-256.yaml", f"data.root={root}", f"model.pretrained={pipeline}",
+                 "data.resolution=8", "data.classes=[]", "data.head=golden_retriever", "data.n_max=8",
+                 "data.imbalance_factor=2", "model.sampling_steps=2", "train.steps=3", "train.batch_size=4",
+                 "loop.finetune_steps=2", "loop.generations=2", "eval.samples_per_class=4", *LIGHT_RUN,
+                 "eval.kid_subsets=2", "eval.backbone=timm:test_convnext", f"eval.backbone_weights={weights}",
+                 "eval.backbone_size=32", "--out", str(out)]) == 0
+    assert [r["model_index"] for r in rows(out / "class_map.csv")] == ["151", "207", "254"]
+    assert (out / "gen_000" / "model" / rf.NOT_KEPT).is_file()  # the config keeps the newest weights only
+    assert (out / "gen_001" / "model" / "transformer").is_dir() and (out / "gen_000" / "model" / "dit.json").is_file()
+    (reference,) = rows(out / rf.PRETRAINED)
+    assert reference["generation"] == "-1" and "memorised_photos" in reference
+    assert all("memorised_photos" in r for r in rows(out / "summary.csv"))

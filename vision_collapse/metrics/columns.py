@@ -69,10 +69,12 @@ PER_CLASS = (
            "the n evaluation samples, the effective number of distinct samples from 1 to n; beside it the median and "
            "5th percentile for n unseen real images (`floors.csv`). Below the p05, the class has lost diversity real "
            "images of its size do not"),
-    Column(("memorised_share", "memorised_real"),
+    Column(("memorised_share", "memorised_photos", "memorised_real"),
            "the share of the class's evaluation samples whose nearest image in this generation's training set (pixel "
            "distance) is closer than the 1st percentile of held-out real images' nearest distances to the real "
-           "subset: near-copies. Beside it the same share for held-out real images (about 0.01)"),
+           "subset: near-copies. Then the same share against the real subset's photos, whatever the generation "
+           "trained on (memorisation of the photos apart from collapse; in `pretrained.csv` too). Beside them the "
+           "same share for held-out real images (about 0.01)"),
     Column(("cas", "cas_real"),
            "classification accuracy score: recall on the real test images of the class, for a classifier with the "
            "judge's recipe (`eval.cas_epochs` epochs) trained on this generation's carried samples alone; beside it "
@@ -154,7 +156,8 @@ SUMMARY = (
            "total pixel variance of the samples over that of the real subset, and over that of this generation's own "
            "training set: the second is the generation's approximation error (1 is none; below 1 the model narrows "
            "what it learnt)", WITHIN),
-    Column(("vendi", "vendi_floor_median", "memorised_share", "memorised_real", "cas", "cas_real"),
+    Column(("vendi", "vendi_floor_median", "memorised_share", "memorised_photos", "memorised_real", "cas",
+            "cas_real"),
            "means over classes of the per-class columns of the same names (`cas` is then the balanced accuracy)",
            WITHIN),
     Column(("web_synthetic_share",), "`loop.strategy=scrape`: the share of generated images on the web this "

@@ -368,8 +368,8 @@ def within_class_summary(rows: list[dict], stats: SampleStats, train_set: Labell
         return variance / reference if reference > 0 else float("nan")
 
     return {"variance_ratio": ratio(ref.real_variance), "variance_ratio_train": ratio(train_variance),
-            **{k: mean(k) for k in ("vendi", "vendi_floor_median", "memorised_share", "memorised_real", "cas",
-                                    "cas_real")}}
+            **{k: mean(k) for k in ("vendi", "vendi_floor_median", "memorised_share", "memorised_photos",
+                                    "memorised_real", "cas", "cas_real")}}
 
 
 def chance_columns(chance: list[ChanceRow]) -> dict:

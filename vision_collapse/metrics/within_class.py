@@ -47,6 +47,7 @@ class CopyDetector:
 
     threshold: float  # the MEMORISED_QUANTILE quantile of real nearest-neighbour distances
     real_share: np.ndarray  # per class: the share of held-out real images below it (the baseline, about 1%)
+    photos: torch.Tensor  # the real subset's vectors: the photos generation 0 (and a pretrained model's fine-tune) learns
 
     @classmethod
     def fit(cls, held_out: torch.Tensor, held_out_labels: torch.Tensor, training: torch.Tensor,
@@ -57,7 +58,7 @@ class CopyDetector:
         below = (distances < threshold).numpy()
         labels = held_out_labels.numpy()
         share = np.array([below[labels == c].mean() if (labels == c).any() else np.nan for c in range(num_classes)])
-        return cls(threshold, share)
+        return cls(threshold, share, training)
 
     def memorised(self, vectors: torch.Tensor, training: torch.Tensor) -> np.ndarray:
         """Whether each vector lies closer to a training vector than the threshold."""
@@ -67,15 +68,18 @@ class CopyDetector:
 def within_class_columns(features: torch.Tensor, vectors: torch.Tensor | None, training: torch.Tensor | None,
                          copies: "CopyDetector", c: int, floor: dict, cas: np.ndarray | None,
                          cas_real: np.ndarray) -> dict:
-    """The per-class table's within-class columns for class c: Vendi score, memorised share and CAS, each beside its
-    real-data baseline; NaN where the class has no evaluation samples or the generation no training images."""
+    """The per-class table's within-class columns for class c: Vendi score, memorised share (of this generation's
+    training set, and of the real subset's photos) and CAS, each beside its real-data baseline; NaN where the class
+    has no evaluation samples or the generation no training images."""
     nan = float("nan")
-    memorised = nan
-    if vectors is not None and len(vectors) and len(training):  # the class's samples and the training set, as
-        memorised = float(copies.memorised(vectors, training).mean())  # copies.fit's vectors
+    memorised = photos = nan
+    if vectors is not None and len(vectors):  # the class's samples, as copies.fit's vectors
+        photos = float(copies.memorised(vectors, copies.photos).mean())
+        if len(training):
+            memorised = float(copies.memorised(vectors, training).mean())
     return {"vendi": vendi_score(features), "vendi_floor_median": floor.get("vendi_floor_median", nan),
             "vendi_floor_p05": floor.get("vendi_floor_p05", nan),
-            "memorised_share": memorised, "memorised_real": float(copies.real_share[c]),
+            "memorised_share": memorised, "memorised_photos": photos, "memorised_real": float(copies.real_share[c]),
             "cas": nan if cas is None else float(cas[c]), "cas_real": float(cas_real[c])}
 
 

@@ -227,6 +227,7 @@ def single_verdict(run: Path) -> Verdict | None:
                            f"its own samples moves them by {_f(last, 'calibration_shift'):.3f} (calibration_shift); read "
                            "the carried labels instead.")
     v.sentences += _pretrained_sentence(run, first)
+    v.sentences += _memorised_sentence(run, rows)
     v.sentences.append(_extinct_sentence(_f(last, "extinct_labels"), _f(last, "extinct_judged"), gl, gone))
     v.sentences.append(_quality_sentence(first, last, gl))
     v.sentences.append(f"{_f(last, 'unrecognisable_share'):.1%} of generation {gl}'s samples are unrecognisable; "
@@ -264,6 +265,24 @@ def _pretrained_sentence(run: Path, first: dict) -> list[str]:
             f"(judged, calibrated) at the real subset's labels, with {_f(ref, 'unrecognisable_share'):.1%} "
             f"unrecognisable; generation {g0}, fine-tuned on the real subset, drew {_f(first, 'head_share_calibrated'):.3f} "
             f"and {_f(first, 'tail_share_calibrated'):.3f}."]
+
+
+def _memorised_sentence(run: Path, rows: list[dict]) -> list[str]:
+    """One line when the share of samples that are near-copies of the real subset's photos (memorised_photos) rose
+    above where the chain started (the pretrained model's, else generation 0's) and above unseen real photos' share
+    (memorised_real): memorisation, which would otherwise read as collapse."""
+    before = rf.read_table(run / rf.PRETRAINED)[:1] if (run / rf.PRETRAINED).is_file() else []
+    start = (before or rows)[0]
+    measured = [r for r in rows if np.isfinite(_f(r, "memorised_photos"))]
+    if not measured or not np.isfinite(_f(start, "memorised_photos")):
+        return []
+    peak = max(measured, key=lambda r: _f(r, "memorised_photos"))
+    share, base, real = _f(peak, "memorised_photos"), _f(start, "memorised_photos"), _f(peak, "memorised_real")
+    if not (share > base and share > real):
+        return []
+    return [f"Memorisation rose: {share:.1%} of generation {peak['generation']}'s evaluation samples are near-copies "
+            f"of the real subset's photos (memorised_photos), against {base:.1%} at generation {start['generation']} "
+            f"and {real:.1%} for unseen real photos (memorised_real); part of what changed is copying, not collapse."]
 
 
 def _direction(head_change: float, tail_change: float) -> str:
