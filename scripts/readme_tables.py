@@ -8,8 +8,10 @@ scripts/survey.py): the default's per-seed table (configs/quick.yaml is the surv
 temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
 `vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
 tables. With --remedies (a folder holding one `vision-collapse remedy` folder per dataset, each with its dose run):
-the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay. With
---dit (configs/dit-digits.yaml run with --seeds, and the same with model.kind=real into FOLDER_perfect): its table.
+the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay. The DiT
+table always, from --dit (configs/dit-digits.yaml run with --seeds, and the same with model.kind=real into
+FOLDER_perfect), by default from the tables kept in results/dit-digits (scripts/keep_results.py), so a fresh
+clone regenerates it with no run folder present.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ SURVEY = ("<!-- survey:start -->", "<!-- survey:end -->")
 REMEDY_RESULTS = ("<!-- remedy-results:start -->", "<!-- remedy-results:end -->")
 DOSE_RESULTS = ("<!-- dose-results:start -->", "<!-- dose-results:end -->")
 DIT = ("<!-- dit-digits:start -->", "<!-- dit-digits:end -->")
+RESULTS = Path("results")  # each study's small tables, committed (scripts/keep_results.py)
 DEFAULT_ARM = ("digits", "diffusion_uncond", "temperature")  # configs/quick.yaml (tests/test_survey.py checks it)
 DEFAULT_TWIN = ("digits", "perfect", "none_uncond")
 
@@ -246,7 +249,9 @@ def main() -> None:
     parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
     parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
     parser.add_argument("--remedies", type=Path, help="a folder of `vision-collapse remedy` folders, one per dataset")
-    parser.add_argument("--dit", type=Path, help="configs/dit-digits.yaml's `run --seeds` folder (its twin: FOLDER_perfect)")
+    parser.add_argument("--dit", type=Path, default=RESULTS / "dit-digits",
+                        help="configs/dit-digits.yaml's `run --seeds` folder (its twin: FOLDER_perfect), or its kept "
+                             "tables (scripts/keep_results.py); default: the committed results/dit-digits")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args()
     text = args.readme.read_text()
@@ -261,7 +266,7 @@ def main() -> None:
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))
-    if args.dit:
+    if args.dit and args.dit.is_dir():
         text = replace_block(text, DIT, dit_table(args.dit))
     if args.curated:
         text = replace_block(text, SEEDS, seeds_table(args.curated))

@@ -1,0 +1,32 @@
+"""The README's study tables are what scripts/readme_tables.py writes from the tables committed under results/,
+so a hand-edited number fails here; and scripts/keep_results.py keeps exactly the small tables."""
+
+import importlib.util
+from pathlib import Path
+
+from vision_collapse import run_folder as rf
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path("scripts") / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _block(text: str, markers: tuple[str, str]) -> str:
+    return text[text.index(markers[0]): text.index(markers[1]) + len(markers[1])]
+
+
+def test_keep_results_copies_the_tables_and_nothing_else(make_run, tmp_path):
+    keep = _script("keep_results")
+    run = make_run("--seeds", "0,1", name="kept")
+    out = tmp_path / "results"
+    keep.keep(run, out)
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    per_seed = ["DONE", "baseline.csv", "chance.csv", "config.yaml", "floors.csv", "judge.json", "metrics.csv",
+                "summary.csv"]
+    assert names == sorted(["DONE", "aggregate.csv", *(f"seed_{s}/{n}" for s in (0, 1) for n in per_seed)])
+    for name in ("seed_1/summary.csv", "seed_0/metrics.csv", "aggregate.csv"):
+        assert (out / name).read_bytes() == (run / name).read_bytes()
+    assert rf.seed_dirs(out) == [out / "seed_0", out / "seed_1"]  # readable as the run itself
