@@ -11,7 +11,9 @@ tables. With --remedies (a folder holding one `vision-collapse remedy` folder pe
 the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay. The DiT
 table always, from --dit (configs/dit-digits.yaml run with --seeds, and the same with model.kind=real into
 FOLDER_perfect), by default from the tables kept in results/dit-digits (scripts/keep_results.py), so a fresh
-clone regenerates it with no run folder present.
+clone regenerates it with no run folder present. Likewise, from results/ alone: the default's five seeds beside
+its perfect generator with the judge before outlier exposure (results/default-judge-before) and with today's
+(results/default), and what the recogniser rejects per config (results/recogniser, scripts/recogniser_rates.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ REMEDY_RESULTS = ("<!-- remedy-results:start -->", "<!-- remedy-results:end -->"
 DOSE_RESULTS = ("<!-- dose-results:start -->", "<!-- dose-results:end -->")
 DIT = ("<!-- dit-digits:start -->", "<!-- dit-digits:end -->")
 RESULTS = Path("results")  # each study's small tables, committed (scripts/keep_results.py)
+RECOGNISER = ("<!-- recogniser:start -->", "<!-- recogniser:end -->")
+JUNK_KINDS = ("uniform_noise", "pixel_shuffle", "noise_blend_0.5", "two_class_blend_0.25", "two_class_blend_0.5",
+              "two_class_blend_0.75", "gmm_temperature_2")
+# The default's five seeds and perfect generator with the judge before outlier exposure and with today's.
+JUDGE_BEFORE = ("<!-- default-judge-before:start -->", "<!-- default-judge-before:end -->")
+JUDGE_AFTER = ("<!-- default-judge-after:start -->", "<!-- default-judge-after:end -->")
+RESULT_TABLES = ((DIT, "dit-digits"), (JUDGE_BEFORE, "default-judge-before"), (JUDGE_AFTER, "default"))
 DEFAULT_ARM = ("digits", "diffusion_uncond", "temperature")  # configs/quick.yaml (tests/test_survey.py checks it)
 DEFAULT_TWIN = ("digits", "perfect", "none_uncond")
 
@@ -178,11 +187,11 @@ def dose_results(folder: Path) -> str:
     return "\n".join([DOSE_RESULTS[0], *lines, "", *sentences, DOSE_RESULTS[1]])
 
 
-def dit_table(folder: Path) -> str:
-    """configs/dit-digits.yaml over seeds (FOLDER, from `run --seeds`) beside its perfect generator (FOLDER_perfect,
-    the same with model.kind=real): per seed, the calibrated tail and head from generation 0 to the last, FID at
-    the samples' labels and the unrecognisable share; then the model effect (the chain's change minus the
-    perfect generator's, paired by seed) with its 95% interval."""
+def chain_table(folder: Path, markers: tuple[str, str]) -> str:
+    """A chain over seeds (FOLDER, from `run --seeds`) beside its perfect generator (FOLDER_perfect, the same with
+    model.kind=real): per seed, the calibrated tail and head from generation 0 to the last, FID at the samples'
+    labels and the unrecognisable share; then the model effect (the chain's change minus the perfect generator's,
+    paired by seed) with its 95% interval."""
     from vision_collapse.loop.arms import paired, seed_changes
 
     twin = folder.with_name(folder.name + "_perfect")
@@ -207,7 +216,19 @@ def dit_table(folder: Path) -> str:
     text = ", ".join(f"{side} {e['mean']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]" for side, e in effect.items())
     lines += ["", f"- model effect (the chain's change from generation 0 to the last minus the perfect generator's, "
                   f"paired over {effect['tail']['seeds']} seeds, mean [95% interval]): {text}."]
-    return "\n".join([DIT[0], *lines, DIT[1]])
+    return "\n".join([markers[0], *lines, markers[1]])
+
+
+def recogniser_table(folder: Path) -> str:
+    """Per config (FOLDER/<config>/judge.json, from scripts/recogniser_rates.py): the share of unseen real test
+    images and of each kind of junk made from them that the recogniser rejects."""
+    lines = ["| config | unseen real | " + " | ".join(k.replace("_", " ") for k in JUNK_KINDS) + " |",
+             "|---" * (len(JUNK_KINDS) + 2) + "|"]
+    for path in sorted(folder.glob("*/" + rf.JUDGE)):
+        report = rf.read_json(path)["recogniser"]
+        lines.append(f"| {path.parent.name} | {report['held_out_rejected']:.3f} | "
+                     + " | ".join(f"{report['junk'][k]['rejected']:.3f}" for k in JUNK_KINDS) + " |")
+    return "\n".join([RECOGNISER[0], *lines, RECOGNISER[1]])
 
 
 def keep_other_datasets(text: str, markers: tuple[str, str], block: str, regenerated: set[str]) -> str:
@@ -266,8 +287,13 @@ def main() -> None:
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))
-    if args.dit and args.dit.is_dir():
-        text = replace_block(text, DIT, dit_table(args.dit))
+    # The studies kept under results/, each with its perfect generator beside it (FOLDER_perfect).
+    for markers, name in RESULT_TABLES:
+        folder = args.dit if markers == DIT else RESULTS / name
+        if folder.is_dir() and markers[0] in text:
+            text = replace_block(text, markers, chain_table(folder, markers))
+    if (RESULTS / "recogniser").is_dir() and RECOGNISER[0] in text:
+        text = replace_block(text, RECOGNISER, recogniser_table(RESULTS / "recogniser"))
     if args.curated:
         text = replace_block(text, SEEDS, seeds_table(args.curated))
         text = replace_block(text, ATTRIBUTION, attribution_table(args.curated))

@@ -180,6 +180,28 @@ def test_floors_are_the_same_numbers_at_the_first_start_and_read_back_on_resume(
                                                                       rel=1e-7)
 
 
+def test_a_judge_from_before_outlier_exposure_is_kept_and_named_in_one_line(tmp_path):
+    from vision_collapse.files import file_sha256
+    from vision_collapse.loop.instrument import run_judge
+
+    cfg = load_config(None, ["judge.epochs=2"])
+    real = load_real_data(cfg.data, cfg.seed)
+    lines = []
+    judge, digest = run_judge(tmp_path, real, cfg, lines.append)
+    assert lines == [] and judge.outlier_exposure == cfg.judge.outlier_exposure == 0.5  # today's judge, as trained
+    assert digest == file_sha256(tmp_path / rf.JUDGE_WEIGHTS)
+    again, same = run_judge(tmp_path, real, cfg, lines.append)
+    assert same == digest and lines == []  # read back, never retrained
+    # A file written before judges recorded their exposure: the same weights, without the key.
+    state = torch.load(tmp_path / rf.JUDGE_WEIGHTS, weights_only=True)
+    del state["outlier_exposure"]
+    torch.save(state, tmp_path / rf.JUDGE_WEIGHTS)
+    old, _ = run_judge(tmp_path, real, cfg, lines.append)
+    assert old.outlier_exposure is None
+    assert len(lines) == 1 and "predates outlier exposure" in lines[0] and "\n" not in lines[0]
+    assert torch.equal(old.predict(real.test.images[:50]).probs, again.predict(real.test.images[:50]).probs)
+
+
 def test_a_resume_on_other_data_is_refused_with_the_difference(tmp_path):
     cfg = load_config("configs/neutral.yaml", [*FAST_GMM, "loop.generations=1"])
     run = run_experiment(cfg, tmp_path / "run", log=lambda *_: None)

@@ -135,36 +135,77 @@ def test_bbse_recovers_a_skewed_prior_that_the_raw_histogram_misses(digits):
     assert np.abs(confusion @ calibrated - raw).max() < 0.02
 
 
-def _judge(digits):
-    """The default judge on its own pool."""
-    return load_or_train_judge(digits.judge_pool, digits.test, load_config(None, []).judge,
+def _judge(digits, *overrides):
+    """The default judge on its own pool (or one with other judge.* settings)."""
+    return load_or_train_judge(digits.judge_pool, digits.test, load_config(None, list(overrides)).judge,
                                {"data": hash_images(digits.judge_pool, digits.test)})
 
 
-def test_the_recogniser_rejects_graded_junk_and_keeps_unseen_real_images(digits):
+def _recogniser(digits, judge, rates):
+    """The recogniser as build_reference fits it: thresholds on the calibration split, distances to the judge
+    pool's images of each class; never a test image."""
     from vision_collapse.metrics.fid import grouped
-    from vision_collapse.metrics.junk import recogniser_report
     from vision_collapse.metrics.recognise import thumbnails
 
+    cal, seen, pool = judge.predict(digits.calibration.images), judge.predict(digits.judge_pool.images), digits.judge_pool
+    return Recogniser.fit(cal.probs, cal.features, digits.calibration.images, grouped(seen.features, pool.labels, 10),
+                          grouped(thumbnails(pool.images), pool.labels, 10), rates), cal
+
+
+def test_the_recogniser_rejects_blends_and_noise_and_keeps_unseen_real_images(digits):
+    from vision_collapse.metrics.junk import recogniser_report
+
     judge = _judge(digits)
-    cal, seen = judge.predict(digits.calibration.images), judge.predict(digits.judge_pool.images)
-    pool = digits.judge_pool
     rates = load_config(None, []).eval.reject_rates
-    rec = Recogniser.fit(cal.probs, cal.features, digits.calibration.images, grouped(seen.features, pool.labels, 10),
-                         grouped(thumbnails(pool.images), pool.labels, 10), rates)
+    rec, cal = _recogniser(digits, judge, rates)
     # Fitted on calibration, each criterion rejects its own rate there; together at most their sum.
     on_fit = rec.unrecognisable(cal.probs, cal.features, digits.calibration.images).mean()
     assert max(rates) - 0.005 <= on_fit <= sum(rates) + 0.005
-    # Measured on a split it never fitted on: the test split, and junk made from the calibration images.
-    report = recogniser_report(rec, judge, digits.test, digits.calibration, n=500, seed=3)
+    # Measured on images neither the judge nor the thresholds saw: the test split, and junk made from it.
+    report = recogniser_report(rec, judge, digits.test, n=500, seed=3)
     junk = report["junk"]
+    # The goal the recogniser is held to: unseen real images kept, noise and 50/50 two-digit blends rejected.
     assert report["held_out_rejected"] <= 0.02
-    assert junk["uniform_noise"]["rejected"] >= 0.98 and junk["pixel_shuffle"]["rejected"] >= 0.98
-    assert junk["noise_blend_0.5"]["rejected"] >= 0.90 and junk["noise_blend_0.75"]["rejected"] >= 0.98
+    assert junk["uniform_noise"]["rejected"] >= 0.98
+    assert junk["two_class_blend_0.5"]["rejected"] >= 0.90
+    assert junk["pixel_shuffle"]["rejected"] >= 0.98 and junk["noise_blend_0.75"]["rejected"] >= 0.98
     assert junk["uniform_noise"]["auroc"] >= 0.99
     # The classes accepted junk is judged as are counted, and add up to what was accepted.
     for entry in junk.values():
         assert sum(entry["accepted_judged_as"].values()) == round(500 * (1 - entry["rejected"]))
+
+
+def test_without_outlier_exposure_the_judge_passes_most_two_digit_blends(digits):
+    from vision_collapse.metrics.junk import recogniser_report
+
+    # The control for the test above: the same judge trained without outlier exposure is blind to blends,
+    # so it is the exposure, not the thresholds, that rejects them.
+    judge = _judge(digits, "judge.outlier_exposure=0")
+    assert judge.outlier_exposure == 0 and _judge(digits).outlier_exposure == 0.5
+    rec, _ = _recogniser(digits, judge, load_config(None, []).eval.reject_rates)
+    report = recogniser_report(rec, judge, digits.test, n=500, seed=3)
+    assert report["junk"]["two_class_blend_0.5"]["rejected"] < 0.6
+
+
+def test_the_recogniser_is_fitted_on_splits_disjoint_from_the_test_split(digits, monkeypatch):
+    from vision_collapse.metrics import evaluate
+
+    ids = {name: set(getattr(digits, name).ids) for name in ("judge_pool", "calibration", "test")}
+    assert not ids["test"] & ids["calibration"] and not ids["test"] & ids["judge_pool"]
+    assert not ids["calibration"] & ids["judge_pool"]
+    seen = {}
+    fit = Recogniser.fit
+
+    def spy(probs, features, images, by_class, pixels_by_class, rates):
+        seen.update(images=images, bank=sum(len(f) for f in by_class), pixels=sum(len(p) for p in pixels_by_class))
+        return fit(probs, features, images, by_class, pixels_by_class, rates)
+
+    monkeypatch.setattr(evaluate.Recogniser, "fit", staticmethod(spy))
+    cfg = load_config(None, ["eval.floor_draws=10", "eval.cas_epochs=0"])
+    evaluate.build_reference(digits, _judge(digits), None, None, cfg)
+    # By construction: the thresholds see the calibration images, the distances the judge pool, nothing else.
+    assert seen["images"] is digits.calibration.images
+    assert seen["bank"] == seen["pixels"] == len(digits.judge_pool)
 
 
 def test_features_do_not_depend_on_the_batch_size(digits):
@@ -203,3 +244,24 @@ def test_inception_backbone_runs_from_a_weights_file(tmp_path, monkeypatch):
     feats = extract(grey)
     assert feats.shape == (5, 2048) and feats.dtype == torch.float64
     assert torch.allclose(feats, extract(grey.expand(-1, 3, -1, -1)))  # grey is repeated to RGB
+
+
+def test_training_outliers_are_blends_of_two_classes_in_the_weight_range():
+    from vision_collapse.metrics.outliers import BLEND_RANGE, training_outliers
+
+    # Constant images of two classes (-1 for class 0, +1 for class 1): a blend at weight w of a class-0 image with
+    # a class-1 partner is the constant 1 - 2w, and of a class-1 image with a class-0 partner 2w - 1.
+    x = torch.stack([torch.full((1, 2, 2), v) for v in (-1.0, 1.0, -1.0, 1.0, 1.0)])
+    y = torch.tensor([0, 1, 0, 1, 1])
+    low, high = BLEND_RANGE
+    for seed in range(50):
+        out = training_outliers(x, y, torch.Generator().manual_seed(seed))
+        flat = out.flatten(1)
+        assert (flat == flat[:, :1]).all()  # no noise: every outlier is a blend of two constants
+        # A same-class pair never comes back (its blend is the image itself, +-1); every value is a weight in range.
+        weights = np.abs(flat[:, 0].numpy() - 1) / 2  # the constant 1 - 2w or 2w - 1 gives w or 1 - w
+        assert ((weights >= min(low, 1 - high) - 1e-6) & (weights <= max(high, 1 - low) + 1e-6)).all()
+    # Over many draws the count equals the other-class pairs of the permutation, counted independently.
+    g = torch.Generator().manual_seed(7)
+    expected = (y[torch.randperm(5, generator=g)] != y).sum().item()
+    assert len(training_outliers(x, y, torch.Generator().manual_seed(7))) == expected

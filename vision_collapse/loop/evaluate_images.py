@@ -114,7 +114,7 @@ def reference_for(source: Path, out: Path, log=print) -> tuple[ExperimentConfig,
     # A run's own judge and floors, so the images are measured exactly as its generations were.
     home = source if source.is_dir() and (source / rf.JUDGE_WEIGHTS).is_file() else out
     home.mkdir(parents=True, exist_ok=True)
-    judge, _ = run_judge(home, real, cfg)
+    judge, _ = run_judge(home, real, cfg, log)
     log(f"reference: {cfg.data.name}, {real.pool.num_classes} classes; judge held-out accuracy {judge.accuracy:.3f}")
     return cfg, build_reference(real, judge, None, feature_extractor(cfg.eval, judge), cfg, floors_in(home))
 

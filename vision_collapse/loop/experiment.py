@@ -67,7 +67,7 @@ def session_info(cfg: ExperimentConfig) -> dict:
 def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
     """Load the run's judge (and the pseudo-labeller), record their quality, and measure the real data."""
     rt = runtime()
-    judge, digest = run_judge(run, real, cfg)
+    judge, digest = run_judge(run, real, cfg, log)
     note = (f"trained on {len(real.judge_pool)} real training images (the calibration split of "
             f"{len(real.calibration)} is held out from it); accuracy measured on the held-out test split")
     report = {**classifier_report(judge, real.pool.class_names, note), "weights_sha256": digest,
@@ -91,7 +91,7 @@ def prepare_reference(cfg: ExperimentConfig, run: Path, real, log) -> Reference:
             f"evaluated at half their count ({', '.join(smaller[:5])}{', ...' if len(smaller) > 5 else ''}); "
             "floors.csv lists each class's n")
     if rt.is_main and not (run / rf.JUDGE).is_file():  # the junk suite is judged once per run folder
-        report["recogniser"] = recogniser_report(ref.recogniser, judge, real.test, real.calibration)
+        report["recogniser"] = recogniser_report(ref.recogniser, judge, real.test)
         rf.write_json(run / rf.JUDGE, report)
     return ref
 

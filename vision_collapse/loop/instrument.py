@@ -38,9 +38,10 @@ def check_same_data(run: Path, info: dict) -> None:
                             f"with --out NEW_FOLDER (or --force to replace this one)")
 
 
-def run_judge(run: Path, real: RealData, cfg: ExperimentConfig) -> tuple[Classifier, str]:
+def run_judge(run: Path, real: RealData, cfg: ExperimentConfig, log=print) -> tuple[Classifier, str]:
     """The run's judge and its weights' hash: RUN/judge.pt, or at the first start the cached (or new) judge
-    copied there. Main process first; the others then read the copy."""
+    copied there. Main process first; the others then read the copy. A judge saved before outlier exposure is
+    kept as it is, with one line saying so."""
     path = Path(run) / rf.JUDGE_WEIGHTS
     in_channels, num_classes = real.pool.images.shape[1], real.pool.num_classes
     if not path.is_file() and runtime().is_main:
@@ -51,7 +52,12 @@ def run_judge(run: Path, real: RealData, cfg: ExperimentConfig) -> tuple[Classif
         judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, key, probe_backbone(cfg))
         save_classifier(judge, path)
     runtime().barrier()
-    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg)), file_sha256(path)
+    judge = load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
+    if judge.outlier_exposure is None and cfg.judge.kind == "cnn":
+        log(f"note: {path} predates outlier exposure (trained without blends, whatever judge.outlier_exposure "
+            "says): this run keeps it and its rejection criteria, so two-class blends mostly pass as before; a new "
+            "run (--out NEW_FOLDER) gets the blend-rejecting judge")
+    return judge, file_sha256(path)
 
 
 def floors_in(run: Path):

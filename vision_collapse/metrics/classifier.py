@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 from vision_collapse.config import JudgeConfig, config_to_dict
 from vision_collapse.data.images import LabelledImages, to_model_range
 from vision_collapse.files import atomic_torch_save, cache_dir
+from vision_collapse.metrics.outliers import training_outliers
 from vision_collapse.metrics.probe import ProbeNet, fit_probe
 from vision_collapse.runtime import compute_device
 
-JUDGE_VERSION = 2  # bump when the architecture or training changes, so stale cached judges are not reused
+JUDGE_VERSION = 4  # bump when the architecture or training changes, so stale cached judges are not reused
 RELIABLE_RECALL = 0.8  # per-class held-out recall below which the judge's counts of a class are not trusted
 JUDGE_SEED = 0  # fixed, so every experiment seed shares one judge
 
@@ -71,6 +72,9 @@ class Classifier:
     net: ClassifierNet | ProbeNet
     accuracy: float  # held-out accuracy on the real test split
     recall: list[float]  # per-class held-out recall
+    # The outlier-exposure weight it trained with (0: none); None for a file saved before judges recorded it, all
+    # of which trained without (JUDGE_VERSION 2 and older: they pass most two-class blends).
+    outlier_exposure: float | None = 0.0
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 2048) -> Prediction:
@@ -88,11 +92,13 @@ class Classifier:
 
 
 def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConfig, seed: int = JUDGE_SEED,
-                     desc: str = "judge", backbone: nn.Module | None = None) -> Classifier:
+                     desc: str = "judge", backbone: nn.Module | None = None, outlier_weight: float = 0.0) -> Classifier:
     """Train a classifier on `train` (for the judge: every real training image) and measure it on `test`; with
-    judge.kind=probe, a logistic regression on `backbone`'s features (see metrics.backbone.probe_backbone)."""
-    net = _train_cnn(train, cfg, seed, desc) if cfg.kind == "cnn" else fit_probe(train, backbone, cfg.probe_c)
-    judge = Classifier(net.cpu().eval(), 0.0, [])
+    judge.kind=probe, a logistic regression on `backbone`'s features (see metrics.backbone.probe_backbone).
+    `outlier_weight` > 0 adds outlier exposure to the CNN (see _train_cnn); only the judge asks for it."""
+    net = _train_cnn(train, cfg, seed, desc, outlier_weight) if cfg.kind == "cnn" else \
+        fit_probe(train, backbone, cfg.probe_c)
+    judge = Classifier(net.cpu().eval(), 0.0, [], outlier_weight if cfg.kind == "cnn" else 0.0)
     judged = judge.predict(test.images).labels
     truth = test.labels.numpy()
     hits = judged.numpy() == truth
@@ -101,8 +107,10 @@ def train_classifier(train: LabelledImages, test: LabelledImages, cfg: JudgeConf
     return judge
 
 
-def _train_cnn(train: LabelledImages, cfg: JudgeConfig, seed: int, desc: str) -> ClassifierNet:
-    """The CNN of judge.kind=cnn, trained from scratch for cfg.epochs epochs."""
+def _train_cnn(train: LabelledImages, cfg: JudgeConfig, seed: int, desc: str, outlier_weight: float = 0.0) -> ClassifierNet:
+    """The CNN of judge.kind=cnn, trained from scratch for cfg.epochs epochs; with outlier exposure (Hendrycks et
+    al., ICLR 2019) when `outlier_weight` > 0: each batch's two-class blends are pushed toward the uniform
+    distribution, so the judge's confidence (the recogniser's first criterion) falls on them."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the layers' initialisation draws from the global generator
     device = compute_device()  # on a GPU too: a 60,000-image judge takes many minutes on the CPU
@@ -113,7 +121,11 @@ def _train_cnn(train: LabelledImages, cfg: JudgeConfig, seed: int, desc: str) ->
     for _ in tqdm(range(cfg.epochs), desc=desc, leave=False, disable=None):
         for idx in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
             idx = idx.to(device)
-            loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
+            x, y = x_all[idx], y_all[idx]
+            loss = F.cross_entropy(net(x), y)
+            if outlier_weight > 0:
+                # Cross-entropy to the uniform distribution: the mean negative log-probability over classes.
+                loss = loss - outlier_weight * net(training_outliers(x, y, generator)).log_softmax(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -123,7 +135,8 @@ def _train_cnn(train: LabelledImages, cfg: JudgeConfig, seed: int, desc: str) ->
 def save_classifier(judge: Classifier, path: Path) -> None:
     """Write a trained judge (or labeller) atomically: weights plus held-out accuracy and recall."""
     # Concurrent runs may race on the cache; each writes a whole file and the last rename wins.
-    atomic_torch_save({"net": judge.net.saved_state(), "accuracy": judge.accuracy, "recall": judge.recall}, path)
+    atomic_torch_save({"net": judge.net.saved_state(), "accuracy": judge.accuracy, "recall": judge.recall,
+                       "outlier_exposure": judge.outlier_exposure}, path)
 
 
 def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig,
@@ -136,7 +149,7 @@ def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeCo
     else:
         net = ClassifierNet(in_channels, num_classes, cfg.width)
         net.load_state_dict(state["net"])
-    return Classifier(net.eval(), state["accuracy"], state["recall"])
+    return Classifier(net.eval(), state["accuracy"], state["recall"], state.get("outlier_exposure"))
 
 
 def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeConfig, data_key: dict,
@@ -147,7 +160,7 @@ def load_or_train_judge(pool: LabelledImages, test: LabelledImages, cfg: JudgeCo
     path = cache_dir() / f"judge-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.is_file():
         return load_classifier(path, pool.images.shape[1], pool.num_classes, cfg, backbone)
-    judge = train_classifier(pool, test, cfg, backbone=backbone)
+    judge = train_classifier(pool, test, cfg, backbone=backbone, outlier_weight=cfg.outlier_exposure)
     save_classifier(judge, path)
     return judge
 
@@ -161,6 +174,7 @@ def classifier_report(judge: Classifier, class_names: tuple[str, ...], note: str
         "unreliable_classes": [n for n, r in zip(class_names, judge.recall) if r < RELIABLE_RECALL],
         "feature_dim": int(judge.net.head.in_features),
         "kind": "probe" if isinstance(judge.net, ProbeNet) else "cnn",
+        "outlier_exposure": judge.outlier_exposure,
         "note": note,
     }
 

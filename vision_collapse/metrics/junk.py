@@ -16,8 +16,9 @@ from vision_collapse.metrics.recognise import Recogniser
 
 def junk_suite(real: LabelledImages, n: int, seed: int) -> dict[str, torch.Tensor]:
     """n uint8 images of each kind of junk, made from `real`: uniform noise; noise-real blends at alpha = 0.25,
-    0.5 and 0.75 (alpha is the noise's weight); pixel shuffles of real images; 50/50 blends of two images of
-    different classes; and samples of a pooled Gaussian mixture (PCA-free, diagonal) at temperature 2."""
+    0.5 and 0.75 (alpha is the noise's weight); pixel shuffles of real images; blends of two images of different
+    classes at alpha = 0.25, 0.5 and 0.75 (alpha is the first image's weight); and samples of a pooled Gaussian
+    mixture (PCA-free, diagonal) at temperature 2."""
     rng = np.random.default_rng(seed)
     shape = real.images.shape[1:]
     x = to_model_range(real.images).numpy()
@@ -35,7 +36,8 @@ def junk_suite(real: LabelledImages, n: int, seed: int) -> dict[str, torch.Tenso
     a = rng.integers(0, len(x), n)
     others = [np.flatnonzero(labels != labels[i]) for i in a]
     b = np.array([rng.choice(o) if len(o) else i for o, i in zip(others, a)])
-    suite["two_class_blend"] = 0.5 * x[a] + 0.5 * x[b]
+    for alpha in (0.25, 0.5, 0.75):
+        suite[f"two_class_blend_{alpha}"] = alpha * x[a] + (1 - alpha) * x[b]
     with warnings.catch_warnings():  # a junk generator: whether EM converged does not matter
         warnings.simplefilter("ignore", ConvergenceWarning)
         gmm = GaussianMixture(min(10, len(x)), covariance_type="diag", random_state=seed).fit(x.reshape(len(x), -1))
@@ -45,11 +47,11 @@ def junk_suite(real: LabelledImages, n: int, seed: int) -> dict[str, torch.Tenso
     return {k: to_uint8(torch.from_numpy(np.asarray(v, dtype=np.float32))) for k, v in suite.items()}
 
 
-def recogniser_report(recogniser: Recogniser, judge, held_out: LabelledImages, made_from: LabelledImages,
-                      n: int = 500, seed: int = 0) -> dict:
-    """judge.json's recogniser section: thresholds, the share of real images it never fitted on (`held_out`) that
-    it rejects, and per kind of junk (made from `made_from`) the share rejected, the AUROC of its strangeness
-    against the held-out real images, and the classes the accepted junk is judged as."""
+def recogniser_report(recogniser: Recogniser, judge, held_out: LabelledImages, n: int = 500, seed: int = 0) -> dict:
+    """judge.json's recogniser section: thresholds, the share of real images neither the judge nor the thresholds
+    ever saw (`held_out`: the test split) that it rejects, and per kind of junk made from those same images the
+    share rejected, the AUROC of its strangeness against the held-out real images, and the classes the accepted
+    junk is judged as."""
     def view(images):
         p = judge.predict(images)
         return p, recogniser.strangeness(p.probs, p.features, images)
@@ -58,8 +60,9 @@ def recogniser_report(recogniser: Recogniser, judge, held_out: LabelledImages, m
     out = {"thresholds": {"min_confidence": recogniser.min_confidence,
                           "max_feature_distance": recogniser.max_feature_distance,
                           "max_pixel_distance": recogniser.max_pixel_distance},
-           "held_out_rejected": float((real > 1).mean()), "held_out": "the test split (never used to fit)", "junk": {}}
-    for kind, images in junk_suite(made_from, n, seed).items():
+           "held_out_rejected": float((real > 1).mean()),
+           "held_out": "the test split (never used to fit); the junk is made from it too", "junk": {}}
+    for kind, images in junk_suite(held_out, n, seed).items():
         judged, strange = view(images)
         accepted = judged.labels.numpy()[strange <= 1]
         counts = np.bincount(accepted, minlength=len(held_out.class_names))
