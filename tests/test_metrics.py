@@ -142,14 +142,11 @@ def _judge(digits, *overrides):
 
 
 def _recogniser(digits, judge, rates):
-    """The recogniser as build_reference fits it: thresholds on the calibration split, distances to the judge
-    pool's images of each class; never a test image."""
-    from vision_collapse.metrics.fid import grouped
-    from vision_collapse.metrics.recognise import thumbnails
+    """The recogniser as build_reference fits it, and the judge's prediction of the calibration split."""
+    from vision_collapse.metrics.evaluate import fit_recogniser
 
-    cal, seen, pool = judge.predict(digits.calibration.images), judge.predict(digits.judge_pool.images), digits.judge_pool
-    return Recogniser.fit(cal.probs, cal.features, digits.calibration.images, grouped(seen.features, pool.labels, 10),
-                          grouped(thumbnails(pool.images), pool.labels, 10), rates), cal
+    cal = judge.predict(digits.calibration.images)
+    return fit_recogniser(digits, judge, cal, rates), cal
 
 
 def test_the_recogniser_rejects_blends_and_noise_and_keeps_unseen_real_images(digits):

@@ -18,6 +18,18 @@ def _block(text: str, markers: tuple[str, str]) -> str:
     return text[text.index(markers[0]): text.index(markers[1]) + len(markers[1])]
 
 
+def test_the_study_tables_are_regenerated_from_results_alone():
+    tables = _script("readme_tables")
+    readme = Path("README.md").read_text()
+    stale = "README's tables are stale or hand-edited: python scripts/readme_tables.py"
+    for markers, name in tables.RESULT_TABLES:
+        folder = tables.RESULTS / name
+        assert len(rf.seed_dirs(folder)) == 5 and len(rf.seed_dirs(folder.with_name(name + "_perfect"))) == 5, name
+        assert _block(readme, markers) == tables.chain_table(folder, markers), stale
+    assert len(list((tables.RESULTS / "recogniser").glob("*/judge.json"))) == 3
+    assert _block(readme, tables.RECOGNISER) == tables.recogniser_table(tables.RESULTS / "recogniser"), stale
+
+
 def test_keep_results_copies_the_tables_and_nothing_else(make_run, tmp_path):
     keep = _script("keep_results")
     run = make_run("--seeds", "0,1", name="kept")

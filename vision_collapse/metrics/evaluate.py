@@ -88,6 +88,18 @@ def judge_and_features(judge: Classifier, features, images: torch.Tensor) -> tup
     return judged, judged.features if features is None else features(images)
 
 
+def fit_recogniser(real: RealData, judge: Classifier, calibration: Prediction,
+                   rates: tuple[float, float, float]) -> Recogniser:
+    """The recogniser of a judge: thresholds from `calibration` (the judge's prediction of the calibration split,
+    real images it never trained on) at `rates` (eval.reject_rates), distances to the judge pool's images of each
+    class; it never sees a test image."""
+    pool, num = real.judge_pool, real.pool.num_classes
+    seen = judge.predict(pool.images)
+    return Recogniser.fit(calibration.probs, calibration.features, real.calibration.images,
+                          grouped(seen.features, pool.labels, num), grouped(thumbnails(pool.images), pool.labels, num),
+                          rates)
+
+
 def build_reference(real: RealData, judge: Classifier, labeller: Classifier | None, features, cfg: ExperimentConfig,
                     floors: Callable[[Callable[[], list[dict]]], list[dict]] = lambda compute: compute()) -> Reference:
     """Test and calibration features, the judge's confusion, the recognition thresholds and the class floors.
@@ -101,13 +113,9 @@ def build_reference(real: RealData, judge: Classifier, labeller: Classifier | No
     judge_means = torch.stack([f.mean(0) for f in grouped(test_pred.features, real.test.labels, num)])
     judge_cal = grouped(cal_pred.features, real.calibration.labels, num)
     head, _ = fq.head_and_tail(real.subset.class_counts(), cfg.eval.tail_fraction)
-    seen = judge.predict(real.judge_pool.images)
-    judge_by_class = grouped(seen.features, real.judge_pool.labels, num)
-    pixels_by_class = grouped(thumbnails(real.judge_pool.images), real.judge_pool.labels, num)
     # Confusion and thresholds on images the judge never trained on: calibration, not its own training set.
     confusion = confusion_matrix(real.calibration.labels.numpy(), cal_pred.labels.numpy(), num)
-    recogniser = Recogniser.fit(cal_pred.probs, cal_pred.features, real.calibration.images, judge_by_class,
-                                pixels_by_class, cfg.eval.reject_rates)
+    recogniser = fit_recogniser(real, judge, cal_pred, cfg.eval.reject_rates)
     test_by_class = grouped(test_feats, real.test.labels, num)
     cal_by_class = grouped(cal_feats, real.calibration.labels, num)
     ev = cfg.eval
