@@ -36,6 +36,7 @@ DOSE_RESULTS = ("<!-- dose-results:start -->", "<!-- dose-results:end -->")
 DIT = ("<!-- dit-digits:start -->", "<!-- dit-digits:end -->")
 RESULTS = Path("results")  # each study's small tables, committed (scripts/keep_results.py)
 RECOGNISER = ("<!-- recogniser:start -->", "<!-- recogniser:end -->")
+TRADEOFF = ("<!-- recogniser-tradeoff:start -->", "<!-- recogniser-tradeoff:end -->")
 JUNK_KINDS = ("uniform_noise", "pixel_shuffle", "noise_blend_0.5", "two_class_blend_0.25", "two_class_blend_0.5",
               "two_class_blend_0.75", "gmm_temperature_2")
 # The default's five seeds and perfect generator with the judge before outlier exposure and with today's.
@@ -231,6 +232,18 @@ def recogniser_table(folder: Path) -> str:
     return "\n".join([RECOGNISER[0], *lines, RECOGNISER[1]])
 
 
+def tradeoff_table(folder: Path) -> str:
+    """Per config (FOLDER/<config>/tradeoff.csv): the share of unseen real images, 50/50 two-class blends and
+    uniform noise rejected at each eval.reject_confidence, the other criteria at their defaults."""
+    lines = ["| config | eval.reject_confidence | unseen real rejected | 50/50 blends rejected | uniform noise rejected |",
+             "|---|---|---|---|---|"]
+    for path in sorted(folder.glob("*/tradeoff.csv")):
+        for r in rf.read_table(path):
+            lines.append(f"| {path.parent.name} | {float(r['reject_confidence']):g} | {float(r['real_rejected']):.3f} "
+                         f"| {float(r['two_class_blend_0.5']):.3f} | {float(r['uniform_noise']):.3f} |")
+    return "\n".join([TRADEOFF[0], *lines, TRADEOFF[1]])
+
+
 def keep_other_datasets(text: str, markers: tuple[str, str], block: str, regenerated: set[str]) -> str:
     """`block` with the current block's rows and notes of every dataset not in `regenerated` kept (in dataset
     order): one dataset's runs regenerate its own lines without deleting the others'."""
@@ -294,6 +307,8 @@ def main() -> None:
             text = replace_block(text, markers, chain_table(folder, markers))
     if (RESULTS / "recogniser").is_dir() and RECOGNISER[0] in text:
         text = replace_block(text, RECOGNISER, recogniser_table(RESULTS / "recogniser"))
+    if (RESULTS / "recogniser").is_dir() and TRADEOFF[0] in text:
+        text = replace_block(text, TRADEOFF, tradeoff_table(RESULTS / "recogniser"))
     if args.curated:
         text = replace_block(text, SEEDS, seeds_table(args.curated))
         text = replace_block(text, ATTRIBUTION, attribution_table(args.curated))

@@ -28,6 +28,7 @@ def test_the_study_tables_are_regenerated_from_results_alone():
         assert _block(readme, markers) == tables.chain_table(folder, markers), stale
     assert len(list((tables.RESULTS / "recogniser").glob("*/judge.json"))) == 3
     assert _block(readme, tables.RECOGNISER) == tables.recogniser_table(tables.RESULTS / "recogniser"), stale
+    assert _block(readme, tables.TRADEOFF) == tables.tradeoff_table(tables.RESULTS / "recogniser"), stale
 
 
 def test_keep_results_copies_the_tables_and_nothing_else(make_run, tmp_path):
