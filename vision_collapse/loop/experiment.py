@@ -136,6 +136,8 @@ def finish_generation(run: Path, cfg: ExperimentConfig, ref: Reference, generati
         for older in generations[:-1]:
             rf.drop_weights(rf.generation_dir(run, older) / rf.MODEL, f"generation {older}'s weights were deleted "
                             f"when generation {generation} finished (loop.keep_models=last)")
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     run: Path,  # the run folder: created, or resumed when it holds the same config

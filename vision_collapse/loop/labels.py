@@ -16,8 +16,8 @@ from vision_collapse.metrics.backbone import probe_backbone
 from vision_collapse.metrics.classifier import (
     Classifier,
     classifier_report,
+    keep_classifier,
     load_classifier,
-    save_classifier,
     train_classifier,
 )
 
@@ -41,9 +41,7 @@ def load_or_train_labeller(run: Path, real: RealData, cfg: ExperimentConfig) -> 
                                 probe_backbone(cfg))
     note = "trained on generation 0's imbalanced subset only; measured on the held-out test split"
     rf.write_json(Path(run) / rf.LABELLER_REPORT, classifier_report(labeller, real.subset.class_names, note))
-    save_classifier(labeller, path)
-    # read back, as a resume would: both starts then use the same saved weights
-    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
+    return keep_classifier(labeller, path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
 
 
 def balanced_draw(real: RealData, seed: int):
@@ -70,9 +68,7 @@ def load_or_train_expert(run: Path, real: RealData, cfg: ExperimentConfig) -> Cl
             "with its own seed; measured on the held-out test split")
     rf.write_json(Path(run) / rf.EXPERT_REPORT, {**classifier_report(expert, real.subset.class_names, note),
                                                   "seed": seed})
-    save_classifier(expert, path)
-    # read back, as a resume would: both starts then use the same saved weights
-    return load_classifier(path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
+    return keep_classifier(expert, path, in_channels, num_classes, cfg.judge, probe_backbone(cfg))
 
 
 def confidence(probs: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:

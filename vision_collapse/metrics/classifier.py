@@ -139,6 +139,14 @@ def save_classifier(judge: Classifier, path: Path) -> None:
                        "outlier_exposure": judge.outlier_exposure}, path)
 
 
+def keep_classifier(classifier: Classifier, path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig,
+                    backbone: nn.Module | None = None) -> Classifier:
+    """Save a newly trained classifier and return it as read back, so a first start uses exactly the weights a
+    resume will load."""
+    save_classifier(classifier, path)
+    return load_classifier(path, in_channels, num_classes, cfg, backbone)
+
+
 def load_classifier(path: Path, in_channels: int, num_classes: int, cfg: JudgeConfig,
                     backbone: nn.Module | None = None) -> Classifier:
     """Read what `save_classifier` wrote (a probe's head goes back on `backbone`)."""
