@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="run KEY at each value instead (on top of the --only remedies' switches) and write "
                              "dose.csv and dose.png, e.g. --only keep_real --dose loop.real_fraction=0,0.05,0.1,0.2")
     remedy.add_argument("--out", type=Path, help="remedy folder (default runs/<config name>_remedies)")
+    remedy.add_argument("--tables-only", action="store_true", help="tabulate the seeds finished so far, run nothing")
     add_launch_options(remedy)
     data = sub.add_parser("datasets", help="list the datasets and where they are looked for, or one dataset's counts")
     data.add_argument("items", nargs="*", metavar="NAME|CONFIG|KEY=VALUE",
@@ -251,7 +252,8 @@ def cmd_remedy(args) -> int:
     if config_path is None:
         raise UserError("remedy needs a YAML config, e.g. vision-collapse remedy configs/quick.yaml")
     out = args.out or Path("runs") / f"{config_path.stem}_remedies"
-    rows = remedy(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args), args.only, args.dose)
+    rows = remedy(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args), args.only, args.dose,
+                  run=not args.tables_only)
     if args.dose:
         plot_dose(rows, out / rf.DOSE_PLOT)
         for r in rows:

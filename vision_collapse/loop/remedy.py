@@ -186,6 +186,7 @@ def remedy(
     only: str | None = None,  # comma-separated remedy names; None: every remedy
     dose: str | None = None,  # KEY=V1,V2,...: one arm per value instead of one per remedy
     log: Callable[[str], None] = print,
+    run: bool = True,  # False: run nothing, tabulate the seeds already finished (a study's slices, --tables-only)
 ) -> list[dict]:
     """Run (or resume) the arms and write OUT/remedies.csv (or OUT/dose.csv); returns its rows."""
     remedies = chosen_remedies(only)
@@ -201,13 +202,15 @@ def remedy(
                 raise UserError(f"--dose on top of {r.name}, which does not apply here: {reasons[r.name]}")
         arms = dose_arms(config, overrides, dose, remedies)
         check_dose_key(parse_dose(dose)[0], config, overrides, log)
-        run_arms(config, overrides, [REFERENCE, *arms], seeds, out, launch, log)
+        if run:
+            run_arms(config, overrides, [REFERENCE, *arms], seeds, out, launch, log)
         # the first dose (e.g. loop.real_fraction=0) is the untreated chain the drift is measured on
         rows = with_reference(dose_table(out, arms, seeds, parse_dose(dose)[0]), out, arms, seeds, arms[0].name)
         rf.write_csv(out / rf.DOSE, rows)
         return rows
     arms = remedy_arms(remedies, reasons, log)
-    run_arms(config, overrides, arms, seeds, out, launch, log)
+    if run:
+        run_arms(config, overrides, arms, seeds, out, launch, log)
     rows = with_costs(arm_table(out, arms, seeds, UNTREATED, added=True), out, arms, seeds)
     rows = with_reference(rows, out, arms, seeds, UNTREATED)
     rows = [{**r, "skipped": ""} for r in rows]

@@ -1,0 +1,109 @@
+"""Run a study behind a README or docs table one slice at a time, keeping each slice's small tables in results/.
+
+    python scripts/study.py remedies/digits --part dose --seeds 0      # one slice: the dose arms, seed 0
+    python scripts/study.py remedies/digits --seeds 0-4                # every part, every seed not yet kept
+    python scripts/study.py remedies/digits --tables-only              # only re-tabulate what results/ holds
+
+A study is a folder results/<study>/ of `vision-collapse remedy` arms (<arm>/seed_<s>/) and their tables
+(dose.csv, remedies.csv). The runs go to a work folder (default runs/studies/<study>/), which first receives
+what results/<study>/ already holds: a kept seed has its DONE marker, so it is never run again, and a fresh
+clone resumes where the repository left off. After the slice, its small files go back to results/<study>/
+(scripts/keep_results.py: no weights, no images) and each part's table is rewritten over every kept seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keep_results import keep  # noqa: E402
+
+from vision_collapse.errors import UserError  # noqa: E402
+from vision_collapse.loop.multiseed import parse_seeds  # noqa: E402
+from vision_collapse.loop.remedy import remedy  # noqa: E402
+
+RESULTS = Path("results")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One `vision-collapse remedy` command of a study; parts of one study share the runs their arms share."""
+
+    name: str  # what --part calls it
+    config: str
+    overrides: tuple[str, ...] = ()
+    only: str | None = None  # --only
+    dose: str | None = None  # --dose
+
+
+QUICK = "configs/quick.yaml"
+DOSE = Part("dose", QUICK, only="keep_real", dose="loop.real_fraction=0,0.05,0.1,0.2,0.5,1")
+# keep_real is the dose's 0.1 arm (same overrides, same folder), and the reference is shared
+REMEDIES = Part("remedies", QUICK, only="keep_real,accumulate,fresh_real,neon")
+STUDIES = {
+    # digits at the default's temperature 0.8; the dose at 1 is a sanity arm: the real subset every generation
+    # must land at the reference's level (fresh real images every generation) within its interval
+    "remedies/digits": (DOSE, REMEDIES),
+    # the same at temperature 1, where the sampler adds no bias of its own
+    "remedies/digits-t1": (Part("dose", QUICK, ("model.temperature=1.0",), only="keep_real",
+                                dose="loop.real_fraction=0,0.1,0.5"),),
+    # a sanity arm: the synthetic half drawn by the perfect generator (held-out real images) must stay at the
+    # real level, so whatever the dose leaves on digits is the model's
+    "remedies/digits-perfect": (Part("dose", QUICK, ("model.kind=real",), only="keep_real",
+                                     dose="loop.real_fraction=0,0.5"),),
+}
+
+
+def study_parts(name: str, part: str | None) -> tuple[Part, ...]:
+    """The parts of study `name` (only `part`, when given); one line naming the known ones otherwise."""
+    if name not in STUDIES:
+        raise UserError(f"no study {name!r}; known: {', '.join(STUDIES)}")
+    parts = tuple(p for p in STUDIES[name] if part in (None, p.name))
+    if not parts:
+        raise UserError(f"study {name!r} has no part {part!r}; its parts: {', '.join(p.name for p in STUDIES[name])}")
+    return parts
+
+
+def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path, jobs: int = 1,
+              run: bool = True) -> None:
+    """Seed `work` from `kept` (results/<study>), run `parts` over `seeds` there, keep the slice's small files
+    back in `kept`, and rewrite each part's table there over every seed it holds."""
+    work.mkdir(parents=True, exist_ok=True)
+    if kept.is_dir():
+        shutil.copytree(kept, work, dirs_exist_ok=True)  # a kept seed keeps its DONE: run_arms skips it
+    for part in parts:
+        remedy(Path(part.config), list(part.overrides), seeds, work, jobs, part.only, part.dose, run=run)
+    keep(work, kept)
+    everything = sorted({int(p.name.removeprefix("seed_")) for p in kept.glob("*/seed_*") if (p / "DONE").is_file()})
+    for part in parts:  # the tables over every kept seed, read from the kept small files alone
+        remedy(Path(part.config), list(part.overrides), everything, kept, jobs, part.only, part.dose, run=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the slice the arguments name."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", help=f"one of: {', '.join(STUDIES)}")
+    parser.add_argument("--part", help="only this part of the study (default: every part)")
+    parser.add_argument("--seeds", default="0-4", help="seeds of this slice, e.g. 0 or 0-4 (default 0-4)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1; 2 only on an idle machine)")
+    parser.add_argument("--work", type=Path, help="where the runs go (default runs/studies/<study>)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the kept tables go (default results)")
+    parser.add_argument("--tables-only", action="store_true", help="re-tabulate what results/ holds, run nothing")
+    args = parser.parse_args(argv)
+    try:
+        parts = study_parts(args.study, args.part)
+        run_study(parts, parse_seeds(args.seeds), args.results / args.study,
+                  args.work or Path("runs/studies") / args.study, args.jobs, not args.tables_only)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"kept under {args.results / args.study}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
