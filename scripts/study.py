@@ -53,7 +53,7 @@ STUDIES = {
                                 dose="loop.real_fraction=0,0.1,0.5"),),
     # a sanity arm: the synthetic half drawn by the perfect generator (held-out real images) must stay at the
     # real level, so whatever the dose leaves on digits is the model's
-    "remedies/digits-perfect": (Part("dose", QUICK, ("model.kind=real",), only="keep_real",
+    "remedies/digits-perfect": (Part("dose", QUICK, ("model.kind=real", "model.temperature=1"), only="keep_real",
                                      dose="loop.real_fraction=0,0.5"),),
 }
 

@@ -57,3 +57,19 @@ def test_an_unknown_study_or_part_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == ("error: study 'remedies/digits' has no part 'nope'; its parts: "
                                                "dose, remedies")
     assert not list(tmp_path.iterdir())
+
+
+def test_every_arm_of_every_study_loads_its_config():
+    from vision_collapse.config import load_config
+    from vision_collapse.config.remedies import why_not
+    from vision_collapse.loop.remedy import REFERENCE, chosen_remedies, dose_arms
+
+    study = _study()
+    for name, parts in study.STUDIES.items():
+        for part in parts:
+            config, overrides = Path(part.config), list(part.overrides)
+            remedies = chosen_remedies(part.only)
+            assert not any(why_not(r, config, overrides) for r in remedies), name
+            arms = dose_arms(config, overrides, part.dose, remedies) if part.dose else []
+            for on in [REFERENCE.overrides, *(a.overrides for a in arms), *(r.on for r in remedies)]:
+                load_config(config, [*overrides, *on])  # raises on a bad key or a combination it refuses
