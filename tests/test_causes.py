@@ -9,12 +9,12 @@ from vision_collapse.config.causes import active_causes
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop.labels import choose_one_of_k
-from vision_collapse.loop.null import null_chain
 from vision_collapse.loop.strategies import sampling_labels
-from vision_collapse.loop.twin import TwinLoop
 from vision_collapse.metrics.frequencies import apportion
 from vision_collapse.metrics.stream import PixelMoments
 from vision_collapse.models.gmm import GMMModel
+from vision_collapse.null.chains import null_chain
+from vision_collapse.null.twin import TwinLoop
 
 
 def _labelled(counts):

@@ -13,10 +13,10 @@ from vision_collapse.data import load_real_data
 from vision_collapse.errors import UserError
 from vision_collapse.loop.evaluate_images import evaluate_images
 from vision_collapse.loop.experiment import prepare_reference, run_experiment
-from vision_collapse.loop.null import null_chain
-from vision_collapse.loop.twin import TwinLoop
-from vision_collapse.metrics.chance import bonferroni, chance_rows, holm, mc_p_values
 from vision_collapse.metrics.prior import counts_for
+from vision_collapse.null.bands import bonferroni, chance_rows, holm, mc_p_values
+from vision_collapse.null.chains import null_chain
+from vision_collapse.null.twin import TwinLoop
 
 from helpers import FAST_GMM
 

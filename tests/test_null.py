@@ -15,14 +15,14 @@ from vision_collapse.config import load_config
 from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.data.imbalance import build_imbalanced_subset
-from vision_collapse.loop.instrument import start_shares
 from vision_collapse.loop.labels import select_curated
-from vision_collapse.loop.null import from_generation_zero, null_chain
 from vision_collapse.loop.strategies import build_training_set, sampling_labels
-from vision_collapse.loop.twin import TwinLoop
 from vision_collapse.metrics import frequencies as fq
 from vision_collapse.metrics.calibration import calibrated_frequencies, confusion_matrix
-from vision_collapse.metrics.chance import ALPHA, chance_rows
+from vision_collapse.null.bands import ALPHA, chance_rows
+from vision_collapse.null.chains import from_generation_zero, null_chain
+from vision_collapse.null.check import start_shares
+from vision_collapse.null.twin import TwinLoop
 
 RUNS = 1000
 CHAINS = 79  # (B + 1) * ALPHA / 2 is a whole number: a Monte-Carlo flag of exact size 5%

@@ -4,7 +4,7 @@ label each sample carries. 'drop' redraws a disagreeing sample for the same cond
 agrees (at most MAX_REDRAWS times, then it is kept as it is); 'relabel' gives it the expert's label.
 
 'drop' never changes the carried class counts (a redraw keeps its conditioning label), so the loop's twin
-(loop/twin.py) needs no step for it. 'relabel' does: it moves counts by the expert's confusion, on a random
+(null/twin.py) needs no step for it. 'relabel' does: it moves counts by the expert's confusion, on a random
 share of samples when correction_strength < 1, and the twin does not model it; like the labeller's lean it is a
 pipeline step, to be read against the perfect generator, not the chance chain.
 """

@@ -16,9 +16,9 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.decode import IMAGE_SUFFIXES, DecodeJob, decode_all
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.loop.instrument import add_chance
 from vision_collapse.metrics.evaluate import EvalSet, GenerationResult, Reference, judge_and_features, measure
 from vision_collapse.metrics.stream import SampleStats, Shard
+from vision_collapse.null.check import chance_check
 
 BATCH = 1024  # images judged at a time
 
@@ -77,8 +77,8 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
         eval_set = EvalSet(classes, None, judged, features, kept)
     nothing = LabelledImages(images[:0], torch.zeros(0, dtype=torch.long), (), ref.real.class_names)
     samples = LabelledImages(images, labels, tuple(map(str, range(n))), ref.real.class_names) if conditional else None
-    result = measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seed + 1), samples=samples)
-    return add_chance(result, cfg, ref, [], samples=n)
+    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seed + 1), samples=samples,
+                   chance=chance_check(cfg, ref, [], samples=n))
 
 
 def write_tables(out: Path, result: GenerationResult, class_names: tuple[str, ...]) -> None:

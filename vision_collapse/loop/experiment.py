@@ -24,7 +24,6 @@ from vision_collapse.loop.instrument import (
     floors_in,
     generation_tables,
     run_judge,
-    write_chance_table,
 )
 from vision_collapse.loop.labels import load_or_train_expert, load_or_train_labeller, needs_labeller
 from vision_collapse.loop.seeds import Generation, generation_seed
@@ -123,12 +122,11 @@ def write_pretrained_reference(run: Path, cfg: ExperimentConfig, ref: Reference,
         f"the real subset's labels (RUN/{rf.PRETRAINED})")
 
 
-def finish_generation(run: Path, cfg: ExperimentConfig, ref: Reference, generation: int,
+def finish_generation(run: Path, cfg: ExperimentConfig, generation: int,
                       after_generation: AfterGeneration | None) -> None:
     """Rebuild the run's tables with this generation, let the caller draw, then mark the generation DONE."""
     generations = list(range(generation + 1))
     rf.write_run_tables(run, generations)
-    write_chance_table(run, cfg, ref, generations)
     if after_generation is not None:
         after_generation(run, generation)
     rf.mark_done(rf.generation_dir(run, generation))
@@ -195,7 +193,7 @@ def run_experiment(
             if not sys.stderr.isatty():  # no progress bars there: say at least when a generation starts
                 log(f"gen {g}: training on {len(gen.train_set)} images, then sampling and measuring")
             s = run_generation(gen, ref, previous, log)
-            rt.on_main(lambda: finish_generation(run, cfg, ref, g, after_generation))
+            rt.on_main(lambda: finish_generation(run, cfg, g, after_generation))
             if s is not None:  # the main process's summary row
                 log(summary_line(g, s, cfg.conditional))
         # Read back from disk on every process: the next generation learns from exactly what was written.

@@ -15,7 +15,6 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
 from vision_collapse.loop.correction import correction_summary
 from vision_collapse.loop.evaluate_images import write_tables
-from vision_collapse.loop.instrument import add_chance
 from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
@@ -26,6 +25,7 @@ from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
 from vision_collapse.models.neon import neon
 from vision_collapse.models.training import batch_generator, training_bar_label
+from vision_collapse.null.check import chance_check, write_chance_table
 from vision_collapse.runtime import runtime
 
 
@@ -137,8 +137,8 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     seconds of each stage, and of the whole generation since `begun`)."""
     rng = torch.Generator().manual_seed(gen.seed("metrics"))
     samples = rf.load_samples(gen.folder)[0]  # what the next generation learns from: CAS trains on it
-    result = add_chance(measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, samples=samples),
-                        gen.cfg, ref, previous)
+    result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, samples=samples,
+                     chance=chance_check(gen.cfg, ref, previous))
     for line in result.warnings:
         log(f"warning: {line}")
     result.summary.update(stats.extra)  # what the sampling steps report (expert correction)
@@ -147,6 +147,7 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     now = time.perf_counter()
     result.summary.update(**seconds, eval_seconds=now - eval_start, generation_seconds=now - begun)
     write_tables(gen.folder, result, gen.train_set.class_names)
+    write_chance_table(gen.folder.parent, result.chance)
     return result.summary
 
 

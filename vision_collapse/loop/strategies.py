@@ -10,7 +10,7 @@ from vision_collapse.data import RealData
 from vision_collapse.data.images import LabelledImages, concat
 from vision_collapse.data.imbalance import build_imbalanced_subset
 from vision_collapse.loop.seeds import generation_seed
-from vision_collapse.loop.twin import draw_counts, pick_items, sampling_counts, training_plan
+from vision_collapse.null.twin import draw_counts, pick_items, sampling_counts, training_plan
 
 
 def draw_index(n: int, k: int, rng: np.random.Generator) -> np.ndarray:

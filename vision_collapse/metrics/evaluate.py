@@ -19,7 +19,6 @@ from vision_collapse.metrics.calibration import (
     condition_number,
     confusion_matrix,
 )
-from vision_collapse.metrics.chance import ALPHA, ChanceRow, bonferroni
 from vision_collapse.metrics.classifier import Classifier, Prediction
 from vision_collapse.metrics.fid import fid_from_features, frechet_distance, grouped
 from vision_collapse.metrics.floor import Band, class_floors, global_floor
@@ -153,6 +152,7 @@ class GenerationResult:
     summary: dict  # summary.csv's row
     confusion: np.ndarray | None  # conditioning x judged counts (last column: unrecognisable); None if unconditional
     warnings: list[str] = field(default_factory=list)  # one line each, for the console
+    chance: list = field(default_factory=list)  # null.bands.ChanceRow of this and every earlier generation
 
 
 def class_frequencies(stats: SampleStats, ref: Reference, min_recognised: int, rng: np.random.Generator) -> dict:
@@ -291,8 +291,11 @@ def measure(
     cfg: ExperimentConfig,
     rng: torch.Generator,  # draws KID subsets, floors and bootstrap replicates
     samples: LabelledImages | None = None,  # the labelled samples carried on, for CAS; None: no CAS
+    chance: Callable[[list[dict]], tuple[dict, list]] | None = None,  # class rows -> (the null's summary columns,
+    # its chance rows): null.check.chance_check; None: no chance columns
 ) -> GenerationResult:
-    """Per-class rows, the summary row and the conditioning x judged confusion of one generation."""
+    """Per-class rows, the whole summary row, the conditioning x judged confusion and the chance rows of one
+    generation."""
     ev, num = cfg.eval, train_set.num_classes
     np_rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=rng)))
     freq = class_frequencies(stats, ref, ev.min_recognised, np_rng)
@@ -317,6 +320,7 @@ def measure(
     seen = max(stats.seen, 1)
     head_all, tail_all = fq.head_and_tail_shares(stats.recognised / seen, head, tail)
     kept = freq["total"] / seen
+    chance_summary, chance_rows = chance(rows) if chance is not None else ({}, [])
     fids = np.array([r["fid"] for r in rows[:num]], dtype=float)
     summary = {
         "generation": generation, "recognised_count": freq["total"],
@@ -341,7 +345,7 @@ def measure(
         "confusion_condition": condition_number(ref.confusion),
         "calibration_shift": shift,
         "shares_unreliable": float(shift > ev.max_calibration_shift) if np.isfinite(shift) else float("nan"),
-        **chance_columns(()),  # filled in by loop.instrument.add_chance, which reads these rows
+        **chance_summary,
         **within_class_summary(rows[:num], stats, train_set, ref),
         "train_size": len(train_set),
         "real_fraction": sum(rf.is_real(i) for i in train_set.ids) / len(train_set) if len(train_set) else float("nan"),
@@ -350,7 +354,7 @@ def measure(
     if eval_set is not None and eval_set.conditioning is not None:
         confusion = np.zeros((num, num + 1), dtype=np.int64)  # last column: unrecognisable
         np.add.at(confusion, (eval_set.conditioning.numpy(), eval_verdict(eval_set, ref).numpy()), 1)
-    return GenerationResult(rows, summary, confusion, warnings)
+    return GenerationResult(rows, summary, confusion, warnings, chance_rows)
 
 
 def toward_summary(rows: list[dict], head: int) -> dict:
@@ -378,30 +382,3 @@ def within_class_summary(rows: list[dict], stats: SampleStats, train_set: Labell
     return {"variance_ratio": ratio(ref.real_variance), "variance_ratio_train": ratio(train_variance),
             **{k: mean(k) for k in ("vendi", "vendi_floor_median", "memorised_share", "memorised_photos",
                                     "memorised_real", "cas", "cas_real")}}
-
-
-def chance_columns(chance: list[ChanceRow]) -> dict:
-    """Summary columns for head and tail against the null chains: the share the chains track (carried labels for
-    conditional models, recognised judgements otherwise); for the level chain its 95% band, p-value and flag, for
-    the compounding chain the same; the Bonferroni combination of those four (a flag of size at most ALPHA); and
-    the calibrated judged share's level band, p-value and flag."""
-    nan = float("nan")
-    out, p = {}, []
-    for quantity in ("head_share", "tail_share"):
-        name = quantity.removesuffix("_share")
-        for test, prefix, flag in (("level", "chance", "beyond_chance"),
-                                   ("compounding", "compounding", "beyond_compounding")):
-            row = next((r for r in chance if r.quantity == quantity and r.test == test and r.share == "tracked"), None)
-            if test == "level":
-                out[f"{name}_chance_observed"] = row.observed if row else nan
-            values = (row.low, row.high, row.p_value, float(row.beyond)) if row else (nan, nan, nan, nan)
-            out.update(zip((f"{name}_{prefix}_low", f"{name}_{prefix}_high", f"{name}_{prefix}_p", f"{name}_{flag}"),
-                           values))
-            p.append(row.p_value if row else nan)
-        row = next((r for r in chance if r.quantity == quantity and r.share == "calibrated"), None)
-        out.update(zip((f"{name}_calibrated_low", f"{name}_calibrated_high", f"{name}_calibrated_p",
-                        f"{name}_calibrated_beyond"),
-                       (row.low, row.high, row.p_value, float(row.beyond)) if row else (nan, nan, nan, nan)))
-    combined = bonferroni(p)
-    out.update(chance_combined_p=combined, any_beyond_chance=float(combined <= ALPHA) if np.isfinite(combined) else nan)
-    return out

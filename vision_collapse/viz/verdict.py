@@ -15,8 +15,8 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.config.causes import active_causes
-from vision_collapse.metrics.chance import ALPHA
 from vision_collapse.metrics.frequencies import head_and_tail
+from vision_collapse.null.bands import ALPHA
 
 CHANCE_COLUMNS = {"head": "head_chance_observed", "tail": "tail_chance_observed"}
 

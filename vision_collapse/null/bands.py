@@ -1,4 +1,4 @@
-"""Drift against chance: quantiles and p-values of observed class shares among the null chain's (loop/null.py).
+"""Drift against chance: quantiles and p-values of observed class shares among the null chain's (null/chains.py).
 
 A flag means what it says: p-values are Monte-Carlo ranks, (k+1)/(B+1) on each side with ties broken at random,
 so under the null p is uniform on its grid and `p <= ALPHA` fires ALPHA of the time. Head and tail are one

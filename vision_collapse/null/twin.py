@@ -1,7 +1,7 @@
 """The loop's label-level twin: every random step of a generation, written once, on class counts.
 
 The loop applies these steps to labelled items: it draws the class counts here, then picks which items of each
-class (uniformly, so the items drawn are a uniform draw). The null chain (loop/null.py) applies the same
+class (uniformly, so the items drawn are a uniform draw). The null chain (null/chains.py) applies the same
 functions to the counts of thousands of chains at once, with a perfect generator and a class-blind filter. A
 random step added to the loop is therefore a step of its null, or the loop cannot take it.
 

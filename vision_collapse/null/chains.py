@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vision_collapse.loop.twin import TwinLoop, measure_counts, twin_generation, twin_training_counts
 from vision_collapse.metrics.calibration import calibrate_rows
-from vision_collapse.metrics.chance import observed_shares
 from vision_collapse.metrics.frequencies import apportion
+from vision_collapse.null.bands import observed_shares
+from vision_collapse.null.twin import TwinLoop, measure_counts, twin_generation, twin_training_counts
 
 
 class NullChain(NamedTuple):
