@@ -46,7 +46,7 @@ def _measure(args) -> float:
     judge = load_or_train_judge(real.judge_pool, real.test, cfg.judge, {"data": hash_images(real.judge_pool, real.test)})
     ref = build_reference(real, judge, None, None, cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        gen = Generation(0, cfg, Path(tmp) / "gen_000", real.subset)
+        gen = Generation(0, cfg, Path(tmp) / "gen_000", real.subset, perfect=real.perfect)
         model, _ = train_model(gen)
         Path("/proc/self/clear_refs").write_text("5")  # the peak-RSS counter now restarts from the current RSS
         base = _rss_kib("VmRSS")

@@ -50,10 +50,10 @@ def main() -> None:
     extract = feature_extractor(cfg.eval, judge)
     _, test_features = judge_and_features(judge, extract, real.test.images)
     if args.model:
-        model = load_model(args.model, cfg, real.subset.num_classes)
+        model = load_model(args.model, cfg, real.subset.num_classes, real.perfect)
     else:
         start = time.perf_counter()
-        model, _ = train_model(Generation(0, cfg, Path(args.out), real.subset))
+        model, _ = train_model(Generation(0, cfg, Path(args.out), real.subset, perfect=real.perfect))
         print(f"trained generation 0's model in {time.perf_counter() - start:.0f} s")
     labels = None
     if cfg.conditional:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vision_collapse.config import ModelConfig, load_config
+from vision_collapse.config import LoopConfig, ModelConfig, load_config
 from vision_collapse.config.causes import active_causes
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
@@ -46,11 +46,13 @@ def test_apportion_keeps_the_total_and_the_proportions():
 
 def test_null_chain_does_not_move_under_original_exact_unless_curation_draws():
     counts = np.array([50, 30, 20])
-    sim = null_chain(TwinLoop(counts, 100, label_sampling="original_exact"), 4, 50, np.random.default_rng(0)).tracked
+    exact = LoopConfig(label_sampling="original_exact")
+    sim = null_chain(TwinLoop(counts, 100, exact), 4, 50, np.random.default_rng(0)).tracked
     assert np.allclose(sim, counts / 100)
     assert null_chain(TwinLoop(counts, 100), 4, 50, np.random.default_rng(0)).tracked.std(1).min() > 0
     # 1 of 4 kept by a class-blind filter: a hypergeometric draw of 100 from 400, even with exact labels
-    curated = null_chain(TwinLoop(counts, 100, label_sampling="original_exact", oversampling=4), 2, 4000,
+    exact_k4 = LoopConfig(label_sampling="original_exact", curation_choice=4)
+    curated = null_chain(TwinLoop(counts, 100, exact_k4), 2, 4000,
                          np.random.default_rng(0)).tracked
     expected_sd = np.sqrt(0.5 * 0.5 * (400 - 100) / (400 - 1) / 100)
     assert curated[1, :, 0].std() == pytest.approx(expected_sd, rel=0.05)

@@ -106,8 +106,7 @@ def _assert_size(rates: dict, what: str) -> None:
 def test_conditional_flags_fire_five_percent_of_the_time_under_the_null(strategy, sampling, curation):
     cfg = _cfg(*STRATEGIES[strategy], *CURATIONS[curation], f"loop.label_sampling={sampling}")
     real = _real(cfg)
-    loop = TwinLoop(real.subset.class_counts(), len(real.subset), cfg.loop.strategy, cfg.loop.real_fraction,
-                    cfg.loop.accumulate_cap, sampling, cfg.loop.oversampling)
+    loop = TwinLoop(real.subset.class_counts(), len(real.subset), cfg.loop)
     if sampling == "original_exact" and curation == "none":  # nothing random reaches the labels: never flagged
         runs = [_conditional_run(cfg, real, k) for k in range(50)]
         band = null_chain(loop, GENERATIONS, CHAINS, np.random.default_rng(0)).tracked
@@ -167,7 +166,7 @@ def test_a_constant_filter_shifts_the_level_and_compounds_only_when_its_push_is_
     for sampling in ("original_exact", "proportional"):
         cfg = _cfg("loop.curation_choice=4", f"loop.label_sampling={sampling}")
         real = _real(cfg)
-        loop = TwinLoop(real.subset.class_counts(), len(real.subset), label_sampling=sampling, oversampling=4)
+        loop = TwinLoop(real.subset.class_counts(), len(real.subset), cfg.loop)
         runs = [_conditional_run(cfg, real, k, head_weight=2.0) for k in range(RUNS)]
         rates[sampling] = _flag_rates(cfg, real, runs, loop)
     se = np.sqrt(ALPHA * (1 - ALPHA) / RUNS)

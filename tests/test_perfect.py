@@ -35,7 +35,7 @@ def test_the_held_out_split_is_disjoint_from_everything_trained_or_measured_on()
 def test_an_unconditional_perfect_generator_follows_the_true_classes_not_the_carried_labels():
     cfg = load_config("configs/curated-gmm.yaml", [*PERFECT, "loop.label_source=none", "loop.curation_choice=1"])
     real = load_real_data(cfg.data, cfg.seed)
-    model = build_model(cfg, 8, 1, 10)
+    model = build_model(cfg, 8, 1, 10, perfect=real.perfect)
     true = torch.tensor([0] * 30 + [3] * 10)
     images = torch.stack([real.perfect.images[torch.nonzero(real.perfect.labels == c)[0, 0]] for c in true])
     wrong = LabelledImages(images, torch.full((40,), 9), tuple(map(str, range(40))), real.perfect.class_names)

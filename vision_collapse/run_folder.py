@@ -35,6 +35,9 @@ JUDGE = "judge.json"  # the judge's held-out quality and the hash of its weights
 JUDGE_WEIGHTS = "judge.pt"  # the judge itself, copied in at the first start so a resume cannot retrain it
 FLOORS = "floors.csv"  # per-class FID and KID noise floors at the evaluation size, computed once per run
 CHANCE = "chance.csv"  # head, tail and class shares against the neutral-drift chain, per generation
+CHANCE_COLUMNS = ["generation", "test", "share", "quantity", "observed", "low", "high", "p_value", "p_adjusted",
+                  "correction", "beyond"]
+CHANCE_ORDER = [("level", "tracked"), ("level", "calibrated"), ("compounding", "tracked")]
 BASELINE = "baseline.csv"  # the real subset measured exactly like a generation
 PRETRAINED = "pretrained.csv"  # model.pretrained: the pretrained model before fine-tuning, measured like a generation
 PRETRAINED_GENERATION = -1  # the generation column of pretrained.csv: before generation 0's fine-tuning
@@ -294,13 +297,19 @@ def read_json(path: Path) -> dict:
 
 
 def write_run_tables(run: Path, generations: list[int]) -> None:
-    """Rebuild RUN/metrics.csv and RUN/summary.csv from these generations' folders."""
-    rows, summaries = [], []
+    """Rebuild RUN/metrics.csv, RUN/summary.csv and RUN/chance.csv from these generations' folders."""
+    rows, summaries, chance = [], [], []
+    before = read_table(Path(run) / CHANCE)  # a run begun before generations kept their own chance rows
     for g in generations:
         rows += read_table(generation_dir(run, g) / METRICS)
         summaries += read_table(generation_dir(run, g) / SUMMARY)
+        own = generation_dir(run, g) / CHANCE
+        chance += read_table(own) if own.is_file() else [r for r in before if r["generation"] == str(g)]
     write_csv(Path(run) / METRICS, rows)
     write_csv(Path(run) / SUMMARY, summaries)
+    # grouped by test, generation by generation within each, as the table has always been read
+    write_csv(Path(run) / CHANCE, sorted(chance, key=lambda r: CHANCE_ORDER.index((r["test"], r["share"]))),
+              CHANCE_COLUMNS)
 
 
 # -- provenance ids -----------------------------------------------------------------------------------------------

@@ -82,10 +82,11 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
 
 
 def write_tables(out: Path, result: GenerationResult, class_names: tuple[str, ...]) -> None:
-    """metrics.csv, summary.csv and (conditional) confusion.csv in `out`."""
+    """metrics.csv, summary.csv, chance.csv and (conditional) confusion.csv in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     rf.write_csv(out / rf.METRICS, result.rows)
     rf.write_csv(out / rf.SUMMARY, [result.summary])
+    rf.write_csv(out / rf.CHANCE, result.chance, rf.CHANCE_COLUMNS)
     if result.confusion is not None:
         names = list(class_names) + [rf.UNRECOGNISABLE]
         rf.write_csv(out / rf.CONFUSION, [{"conditioning": names[c], **dict(zip(names, row.tolist()))}

@@ -186,9 +186,9 @@ def run_experiment(
             starting_model(run, g, cfg)  # its weights kept, or one line before anything is unmarked
             rt.on_main(lambda: rf.unmark_from(run, g))
             if cfg.loop.strategy == "scrape" and g > 0:
-                gen = Generation(g, cfg, folder, *scrape_training_set(g, real, history, cfg, run))
+                gen = Generation(g, cfg, folder, *scrape_training_set(g, real, history, cfg, run), perfect=real.perfect)
             else:
-                gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg))
+                gen = Generation(g, cfg, folder, build_training_set(g, real, history, cfg), perfect=real.perfect)
             previous = generation_tables(run, list(range(g))) if rt.is_main else []
             if not sys.stderr.isatty():  # no progress bars there: say at least when a generation starts
                 log(f"gen {g}: training on {len(gen.train_set)} images, then sampling and measuring")

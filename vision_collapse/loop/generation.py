@@ -25,7 +25,7 @@ from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
 from vision_collapse.models.neon import neon
 from vision_collapse.models.training import batch_generator, training_bar_label
-from vision_collapse.null.check import chance_check, write_chance_table
+from vision_collapse.null.check import chance_check
 from vision_collapse.runtime import runtime
 
 
@@ -62,10 +62,10 @@ def train_model(gen: Generation) -> tuple[GenerativeModel, list[float]]:
     train = cfg.train
     torch.manual_seed(gen.seed("init"))  # weight init draws from the global RNG
     if (start := starting_model(gen.folder.parent, gen.index, cfg)) is not None:
-        model = load_model(start, cfg, data.num_classes)
+        model = load_model(start, cfg, data.num_classes, gen.perfect)
         train = replace(train, steps=cfg.loop.finetune_steps or train.steps)
     else:
-        model = build_model(cfg, resolution, channels, data.num_classes, gen.folder.parent)
+        model = build_model(cfg, resolution, channels, data.num_classes, gen.folder.parent, gen.perfect)
     try:
         with training_bar_label(f"gen {gen.index} train"):
             losses = model.fit(data, train, batch_generator(gen.seed("train")), checkpoint=gen.folder / rf.CHECKPOINT)
@@ -147,7 +147,6 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
     now = time.perf_counter()
     result.summary.update(**seconds, eval_seconds=now - eval_start, generation_seconds=now - begun)
     write_tables(gen.folder, result, gen.train_set.class_names)
-    write_chance_table(gen.folder.parent, result.chance)
     return result.summary
 
 

@@ -30,6 +30,7 @@ class Generation:
     folder: Path  # RUN/gen_XXX
     train_set: LabelledImages
     web: object = None  # loop.strategy=scrape: the web it was scraped from (a loop.web.Scrape); None otherwise
+    perfect: LabelledImages | None = None  # the held-out real split model.kind=real draws from (RealData.perfect)
 
     def seed(self, stream: str, part: int | None = None) -> int:
         """The seed of one purpose ('train', 'sample', ...) in this generation, and of one shard of it."""

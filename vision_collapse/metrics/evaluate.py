@@ -152,7 +152,7 @@ class GenerationResult:
     summary: dict  # summary.csv's row
     confusion: np.ndarray | None  # conditioning x judged counts (last column: unrecognisable); None if unconditional
     warnings: list[str] = field(default_factory=list)  # one line each, for the console
-    chance: list = field(default_factory=list)  # null.bands.ChanceRow of this and every earlier generation
+    chance: list[dict] = field(default_factory=list)  # chance.csv's rows of this generation (null.check)
 
 
 def class_frequencies(stats: SampleStats, ref: Reference, min_recognised: int, rng: np.random.Generator) -> dict:

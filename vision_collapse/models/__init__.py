@@ -9,7 +9,6 @@ from typing import Protocol
 import torch
 
 from vision_collapse.config import ExperimentConfig, ModelConfig, TrainConfig
-from vision_collapse.data import load_real_data
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.models.diffusion import DiffusionModel
 from vision_collapse.models.dit import DiTModel
@@ -43,32 +42,30 @@ MODELS: dict[str, type] = {"diffusion": DiffusionModel, "dit": DiTModel, "vae": 
                            "real": RealGenerator}
 
 
-_PERFECT: dict[str, LabelledImages] = {}  # the held-out split per data config, loaded once per process
-
-
-def perfect_split(cfg: ExperimentConfig) -> LabelledImages:
-    """The held-out real images model.kind=real draws from (data.perfect_fraction of each class of the pool)."""
-    key = repr(cfg.data)
-    if key not in _PERFECT:
-        _PERFECT[key] = load_real_data(cfg.data, cfg.seed).perfect
-    return _PERFECT[key]
+def _perfect(cfg: ExperimentConfig, perfect: LabelledImages | None) -> LabelledImages:
+    """The held-out split model.kind=real draws from; a clear error when the caller did not pass it."""
+    if perfect is None:
+        raise ValueError("model.kind=real draws from the held-out real split: pass perfect=RealData.perfect")
+    return perfect
 
 
 def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_classes: int,
-                run: Path | None = None) -> GenerativeModel:
-    """A fresh, untrained model of kind model.kind (for dit: the start RUN/dit.json records, so `run` is needed),
-    sampling in the precision train.precision resolves to."""
+                run: Path | None = None, perfect: LabelledImages | None = None) -> GenerativeModel:
+    """A fresh, untrained model of kind model.kind (for dit: the start RUN/dit.json records, so `run` is needed;
+    for real: the held-out split `perfect` it draws from), sampling in the precision train.precision resolves to."""
     if cfg.model.kind == "real":
-        return RealGenerator(cfg.model, perfect_split(cfg), num_classes, cfg.conditional)
+        return RealGenerator(cfg.model, _perfect(cfg, perfect), num_classes, cfg.conditional)
     if cfg.model.kind == "dit":
         return DiTModel.build(cfg.model, resolution, channels, cfg.conditional, uses_bf16(cfg.train), run)
     return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
-def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int) -> GenerativeModel:
-    """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop."""
+def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int,
+               perfect: LabelledImages | None = None) -> GenerativeModel:
+    """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop (for
+    real: from the held-out split `perfect`)."""
     if cfg.model.kind == "real":
-        return RealGenerator.load(directory, cfg.model, perfect_split(cfg), num_classes, cfg.conditional)
+        return RealGenerator.load(directory, cfg.model, _perfect(cfg, perfect), num_classes, cfg.conditional)
     return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 

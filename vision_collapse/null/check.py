@@ -1,10 +1,9 @@
 """The null's check of a generation: its twin chains simulated once, read into the summary's chance columns and
-the run's chance table (RUN/chance.csv) alike."""
+the generation's chance rows (gen_XXX/chance.csv, gathered into RUN/chance.csv) alike."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,20 +16,15 @@ from vision_collapse.null.bands import ALPHA, ChanceRow, bonferroni, chance_rows
 from vision_collapse.null.chains import from_generation_zero, null_chain
 from vision_collapse.null.twin import TwinLoop
 
-# What a generation's chance check gives back: its summary columns, and the chance rows of it and every
-# generation before it (RUN/chance.csv).
-Check = Callable[[list[dict]], tuple[dict, list[ChanceRow]]]
-CHANCE_COLUMNS = ["generation", "test", "share", "quantity", "observed", "low", "high", "p_value", "p_adjusted",
-                  "correction", "beyond"]
+# What a generation's chance check gives back: its summary columns and its rows of chance.csv.
+Check = Callable[[list[dict]], tuple[dict, list[dict]]]
 
 
 def twin_loop(cfg: ExperimentConfig, ref: Reference, samples: int = 0) -> TwinLoop:
     """The loop as its twin sees it (samples per generation: as many as the real subset unless given), measured
     through the judge's recognition and confusion on the calibration split, as the run measures its samples."""
-    loop = cfg.loop
-    return TwinLoop(ref.real.class_counts(), samples or len(ref.real), loop.strategy, loop.real_fraction,
-                    loop.accumulate_cap, loop.label_sampling, loop.oversampling, cfg.conditional,
-                    ref.recognition, ref.recognised_confusion, ref.confusion)
+    return TwinLoop(ref.real.class_counts(), samples or len(ref.real), cfg.loop, cfg.conditional, ref.recognition,
+                    ref.recognised_confusion, ref.confusion)
 
 
 def _class_column(rows: list[dict], key: str) -> np.ndarray:
@@ -102,16 +96,15 @@ def chance_columns(chance: list[ChanceRow]) -> dict:
 def chance_check(cfg: ExperimentConfig, ref: Reference, previous: list[list[dict]], samples: int = 0) -> Check:
     """The check of the generation after `previous` (the class rows of generations 0 .. g-1, as metrics.csv holds
     them; samples per generation as in `twin_loop`), for `measure` to call with the generation's class rows."""
-    def check(rows: list[dict]) -> tuple[dict, list[ChanceRow]]:
-        # The rows as metrics.csv will hold them (8 significant digits), as the earlier generations' are read
-        # back: a resume reads every finished generation from its file, and its numbers must equal the first
-        # start's.
-        written = [{k: rf.format_value(v) for k, v in r.items()} for r in rows]
-        chance = chance_against(cfg, ref, [*previous, written], samples)
-        return chance_columns([r for r in chance if r.generation == len(previous)]), chance
+    def check(rows: list[dict]) -> tuple[dict, list[dict]]:
+        # This generation's rows at full precision: a share equal to some chains' is a tie, which the p-value
+        # breaks at random; the same share read back at 8 digits would not tie. A generation's rows depend only
+        # on it and generation 0, so they are computed once, here, and kept in its folder.
+        mine = [r for r in chance_against(cfg, ref, [*previous, rows], samples) if r.generation == len(previous)]
+        return chance_columns(mine), chance_table(mine)
     return check
 
 
-def write_chance_table(run: Path, chance: list[ChanceRow]) -> None:
-    """RUN/chance.csv: the chance rows of every finished generation."""
-    rf.write_csv(Path(run) / rf.CHANCE, [{**vars(r), "beyond": r.beyond} for r in chance], CHANCE_COLUMNS)
+def chance_table(chance: list[ChanceRow]) -> list[dict]:
+    """Chance rows as chance.csv's rows."""
+    return [{k: {**vars(r), "beyond": r.beyond}[k] for k in rf.CHANCE_COLUMNS} for r in chance]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vision_collapse.config import LoopConfig
 from vision_collapse.metrics.frequencies import apportion
 
 # What generation g >= 1 trains on, in order: (source, how many items to draw from it; None for all of it).
@@ -81,11 +82,9 @@ class TwinLoop:
 
     real_counts: np.ndarray  # class counts of the real subset (generation 0's training set)
     samples: int  # samples kept per generation (the next training set's size)
-    strategy: str = "replace"  # loop.strategy
-    real_fraction: float = 0.1  # loop.real_fraction ('mix', 'fresh', 'scrape')
-    accumulate_cap: int = 0  # loop.accumulate_cap (0: no cap)
-    label_sampling: str = "proportional"  # loop.label_sampling; unconditional models sample their training mix
-    oversampling: float = 1.0  # loop.oversampling: samples drawn per sample kept (curation keeps `samples`)
+    # the run's loop settings the twin reads: strategy, real_fraction, accumulate_cap, label_sampling (an
+    # unconditional model samples its training mix) and oversampling (curation keeps `samples` of those drawn)
+    config: LoopConfig = LoopConfig()
     conditional: bool = True  # False: the histogram is the judge's, of recognised samples
     recognition: np.ndarray | None = None  # per true class, the share of samples the recogniser accepts
     confusion: np.ndarray | None = None  # P(judged j | true i, recognised), rows i: how the run judges a sample
@@ -96,7 +95,7 @@ class TwinLoop:
     @property
     def drawn(self) -> int:
         """Samples drawn per generation before curation keeps `samples` of them."""
-        return math.ceil(self.samples * self.oversampling)
+        return math.ceil(self.samples * self.config.oversampling)
 
 
 def twin_training_counts(loop: TwinLoop, history: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
@@ -105,7 +104,7 @@ def twin_training_counts(loop: TwinLoop, history: list[np.ndarray], rng: np.rand
     real = np.broadcast_to(loop.real_counts, history[-1].shape)
     sources = {"real": lambda: real, "fresh": lambda: real, "previous": lambda: history[-1],
                "everything": lambda: real + sum(history)}
-    plan = training_plan(loop.strategy, loop.samples, loop.real_fraction, loop.accumulate_cap)
+    plan = training_plan(loop.config.strategy, loop.samples, loop.config.real_fraction, loop.config.accumulate_cap)
     return sum(sources[s]() if k is None else draw_counts(sources[s](), k, rng) for s, k in plan)
 
 
@@ -113,7 +112,7 @@ def twin_generation(loop: TwinLoop, train_counts: np.ndarray, rng: np.random.Gen
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(true class counts of the kept samples, the counts the run observes) for a perfect generator trained on
     `train_counts` and a class-blind curation filter (which keeps a uniform subset of the candidates)."""
-    how = loop.label_sampling if loop.conditional else "proportional"  # a perfect fit samples its training mix
+    how = loop.config.label_sampling if loop.conditional else "proportional"  # a perfect fit samples its training mix
     kept = sampling_counts(how, train_counts, loop.real_counts, loop.drawn, rng)
     if loop.drawn > loop.samples:
         kept = draw_counts(kept, loop.samples, rng)
