@@ -270,3 +270,23 @@ def test_exported_unconditional_samples_read_their_generations_fid_at_labels(mak
     assert got["recognised_count"] == want["recognised_count"]
     for key in ("fid_vs_original", "fid_at_labels", "head_share", "tail_share", "unrecognisable_share"):
         assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-6), key
+    # Told which generation they are, the same images are drawn from as the run drew: its numbers, to the digit.
+    assert main(["evaluate", str(tmp_path / "gen1"), "--reference", str(run), "--generation", "1",
+                 "--out", str(tmp_path / "exact")]) == 0
+    got = rows(tmp_path / "exact" / rf.SUMMARY)[0]
+    drawn = ("recall", "coverage", "precision", "density", "kid_vs_original", "kid_std", "fid_vs_original_floor_p95",
+             "fid_vs_original_floor_median", "fid_at_labels_floor_p95", "fid_at_labels_floor_median", "vendi",
+             "fid_vs_original", "fid_at_labels", "head_share_calibrated", "tail_share_calibrated")
+    assert {k: got[k] for k in drawn} == {k: want[k] for k in drawn}
+    assert float(got["recall"]) > 0 and np.isfinite(float(got["fid_at_labels_floor_p95"]))
+
+
+def test_evaluate_generation_needs_the_run_that_finished_it(tmp_path, capsys):
+    from vision_collapse.cli import main
+
+    (tmp_path / "images").mkdir()
+    assert main(["evaluate", str(tmp_path / "images"), "--reference", "configs/quick.yaml", "--generation", "1",
+                 "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--generation 1 needs a run folder" in err[0]
+    assert not (tmp_path / "eval").exists()

@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reference", type=Path, required=True, metavar="CONFIG_OR_RUN",
                           help="a run folder (its judge and floors) or a YAML config")
     evaluate.add_argument("--out", type=Path, help="where metrics.csv and summary.csv go (default IMAGES_evaluation)")
+    evaluate.add_argument("--generation", type=int, metavar="G",
+                          help="IMAGES is generation G of the --reference run as `export` wrote it: measured with the "
+                               "run's own draws, so an unconditional run's numbers come out exactly")
     return parser
 
 
@@ -364,11 +367,11 @@ def cmd_export(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    """vision-collapse evaluate IMAGES --reference CONFIG_OR_RUN [--out DIR]."""
+    """vision-collapse evaluate IMAGES --reference CONFIG_OR_RUN [--out DIR] [--generation G]."""
     from vision_collapse.loop.evaluate_images import evaluate_folder
 
     out = args.out or args.images.with_name(args.images.name + "_evaluation")
-    s = evaluate_folder(args.images, args.reference, out).summary
+    s = evaluate_folder(args.images, args.reference, out, generation=args.generation).summary
     print(f"fid vs original {s['fid_vs_original']:.2f}, at labels {s['fid_at_labels']:.2f} (real floor p95 "
           f"{s['fid_at_labels_floor_p95']:.2f}); head share {s['head_share']:.3f}, tail share {s['tail_share']:.3f} "
           f"of {s['recognised_count']} recognised; unrecognisable {s['unrecognisable_share']:.3f}")

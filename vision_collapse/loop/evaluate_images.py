@@ -16,6 +16,7 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.decode import IMAGE_SUFFIXES, DecodeJob, decode_all
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
+from vision_collapse.loop.seeds import generation_seed
 from vision_collapse.metrics.evaluate import EvalSet, GenerationResult, Reference, judge_and_features, measure
 from vision_collapse.metrics.stream import SampleStats, Shard
 from vision_collapse.null.check import chance_check
@@ -51,20 +52,27 @@ def read_image_folder(folder: Path, class_names: tuple[str, ...], resolution: in
 
 
 def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Reference, cfg: ExperimentConfig,
-                    seed: int = 0) -> GenerationResult:
+                    seed: int = 0, generation: int | None = None) -> GenerationResult:
     """Per-class and global metrics, floors and the chance check of uint8 images, as if they were generation 0.
 
     labels: the class each image was meant to be (conditional), or None (unconditional: the judge decides).
+    generation: the images are that generation's samples of the run whose config is `cfg`, in their order (its
+    export): judged shard by shard and drawn from (feature subset, floors, KID and PRDC subsets) with the seeds
+    the run used, so they read its numbers exactly; None: drawn from `seed`.
     """
     conditional = labels is not None
     cfg = replace(cfg, loop=replace(cfg.loop, label_source="conditioning" if conditional else "none"))
     n, num = len(images), ref.real.num_classes
+    seeds, size = (seed, seed + 1), BATCH
+    if generation is not None:
+        seeds = generation_seed(cfg.seed, generation, "metrics", 1), generation_seed(cfg.seed, generation, "metrics")
+        size = cfg.loop.shard_size
     stats = SampleStats(n, num, ref.recogniser, cfg.eval.max_features, 0 if conditional else cfg.eval.samples_per_class,
-                        torch.Generator().manual_seed(seed))
+                        torch.Generator().manual_seed(seeds[0]))
     parts = []
-    for start in range(0, n, BATCH):
-        batch = images[start : start + BATCH]
-        cond = labels[start : start + BATCH] if conditional else None
+    for start in range(0, n, size):
+        batch = images[start : start + size]
+        cond = labels[start : start + size] if conditional else None
         judged, features = judge_and_features(ref.judge, ref.features, batch)
         shard = Shard(batch, cond, cond if conditional else judged.labels, judged, features)
         stats.update(shard)
@@ -77,7 +85,7 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
         eval_set = EvalSet(classes, None, judged, features, kept)
     nothing = LabelledImages(images[:0], torch.zeros(0, dtype=torch.long), (), ref.real.class_names)
     samples = LabelledImages(images, labels, tuple(map(str, range(n))), ref.real.class_names) if conditional else None
-    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seed + 1), samples=samples,
+    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seeds[1]), samples=samples,
                    chance=chance_check(cfg, ref, [], samples=n))
 
 
@@ -120,14 +128,19 @@ def reference_for(source: Path, out: Path, log=print) -> tuple[ExperimentConfig,
     return cfg, build_reference(real, judge, None, feature_extractor(cfg.eval, judge), cfg, floors_in(home))
 
 
-def evaluate_folder(images: Path, reference: Path, out: Path, log=print) -> GenerationResult:
-    """Measure a folder of images against a run's or config's real reference and write the tables into `out`."""
+def evaluate_folder(images: Path, reference: Path, out: Path, log=print, generation: int | None = None
+                    ) -> GenerationResult:
+    """Measure a folder of images against a run's or config's real reference and write the tables into `out`;
+    `generation`: the images are that generation of the reference run, exported (see `evaluate_images`)."""
     if out.exists() and any(out.iterdir()) and not (out / rf.SUMMARY).is_file() and not (out / rf.FLOORS).is_file():
         raise UserError(f"--out {str(out)!r} already holds other files; choose an empty or new folder")
+    if generation is not None and not (rf.generation_dir(reference, generation) / rf.DONE).is_file():
+        raise UserError(f"--generation {generation} needs a run folder as --reference that finished that generation "
+                        f"({str(reference)!r} did not); pass the run the images were exported from, or leave it out")
     cfg, ref = reference_for(reference, out, log)
     pixels, labels = read_image_folder(images, ref.real.class_names, ref.real.images.shape[-1],
                                        ref.real.images.shape[1])
-    result = evaluate_images(pixels, labels, ref, cfg)
+    result = evaluate_images(pixels, labels, ref, cfg, generation=generation)
     write_tables(out, result, ref.real.class_names)
     for line in result.warnings:
         log(f"warning: {line}")
