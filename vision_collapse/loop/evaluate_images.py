@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import torch
 
@@ -51,32 +52,30 @@ def read_image_folder(folder: Path, class_names: tuple[str, ...], resolution: in
     return torch.from_numpy(images), labels
 
 
-def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Reference, cfg: ExperimentConfig,
-                    seed: int = 0, generation: int | None = None) -> GenerationResult:
-    """Per-class and global metrics, floors and the chance check of uint8 images, as if they were generation 0.
-
-    labels: the class each image was meant to be (conditional), or None (unconditional: the judge decides).
-    generation: the images are that generation's samples of the run whose config is `cfg`, in their order (its
-    export): judged shard by shard and drawn from (feature subset, floors, KID and PRDC subsets) with the seeds
-    the run used, so they read its numbers exactly; None: drawn from `seed`.
-    """
-    conditional = labels is not None
-    cfg = replace(cfg, loop=replace(cfg.loop, label_source="conditioning" if conditional else "none"))
-    n, num = len(images), ref.real.num_classes
-    seeds, size = (seed, seed + 1), BATCH
-    if generation is not None:
-        seeds = generation_seed(cfg.seed, generation, "metrics", 1), generation_seed(cfg.seed, generation, "metrics")
-        size = cfg.loop.shard_size
-    stats = SampleStats(n, num, ref.recogniser, cfg.eval.max_features, 0 if conditional else cfg.eval.samples_per_class,
-                        torch.Generator().manual_seed(seeds[0]))
-    parts = []
-    for start in range(0, n, size):
+def judged_batches(images: torch.Tensor, labels: torch.Tensor | None, ref: Reference, size: int) -> Iterator[Shard]:
+    """The images in shards of `size`, judged; each carries its intended label, or (unconditional) the judge's."""
+    for start in range(0, len(images), size):
         batch = images[start : start + size]
-        cond = labels[start : start + size] if conditional else None
+        cond = labels[start : start + size] if labels is not None else None
         judged, features = judge_and_features(ref.judge, ref.features, batch)
-        shard = Shard(batch, cond, cond if conditional else judged.labels, judged, features)
+        yield Shard(batch, cond, cond if cond is not None else judged.labels, judged, features)
+
+
+def measure_shards(shards: Iterable[Shard], n: int, conditional: bool, ref: Reference, cfg: ExperimentConfig,
+                   seeds: tuple[int, int]) -> GenerationResult:
+    """Per-class and global metrics, floors and the chance check of n judged images arriving in shards (with their
+    intended labels when `conditional`), as if they were generation 0; seeds: of the feature subset, and of the
+    floors, KID and PRDC subsets."""
+    cfg = replace(cfg, loop=replace(cfg.loop, label_source="conditioning" if conditional else "none"))
+    stats = SampleStats(n, ref.real.num_classes, ref.recogniser, cfg.eval.max_features,
+                        0 if conditional else cfg.eval.samples_per_class, torch.Generator().manual_seed(seeds[0]))
+    parts = []
+    for shard in shards:
+        shard = shard if shard.carried is not None else replace(shard, carried=shard.judged.labels)
         stats.update(shard)
         parts.append(shard)
+    images = torch.cat([p.images for p in parts])
+    labels = torch.cat([p.conditioning for p in parts]) if conditional else None
     if conditional:
         judged = type(parts[0].judged)(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
         eval_set = EvalSet(labels, labels, judged, torch.cat([p.features for p in parts]), images)
@@ -87,6 +86,22 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
     samples = LabelledImages(images, labels, tuple(map(str, range(n))), ref.real.class_names) if conditional else None
     return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seeds[1]), samples=samples,
                    chance=chance_check(cfg, ref, [], samples=n))
+
+
+def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Reference, cfg: ExperimentConfig,
+                    seed: int = 0, generation: int | None = None) -> GenerationResult:
+    """Per-class and global metrics, floors and the chance check of uint8 images, as if they were generation 0.
+
+    labels: the class each image was meant to be (conditional), or None (unconditional: the judge decides).
+    generation: the images are that generation's samples of the run whose config is `cfg`, in their order (its
+    export): judged shard by shard and drawn from (feature subset, floors, KID and PRDC subsets) with the seeds
+    the run used, so they read its numbers exactly; None: drawn from `seed`.
+    """
+    seeds, size = (seed, seed + 1), BATCH
+    if generation is not None:
+        seeds = generation_seed(cfg.seed, generation, "metrics", 1), generation_seed(cfg.seed, generation, "metrics")
+        size = cfg.loop.shard_size
+    return measure_shards(judged_batches(images, labels, ref, size), len(images), labels is not None, ref, cfg, seeds)
 
 
 def write_tables(out: Path, result: GenerationResult, class_names: tuple[str, ...]) -> None:

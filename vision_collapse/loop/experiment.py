@@ -17,7 +17,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.data import load_real_data
 from vision_collapse.data.watermark import web_size
-from vision_collapse.loop.evaluate_images import evaluate_images
+from vision_collapse.loop.evaluate_images import evaluate_images, measure_shards
 from vision_collapse.loop.generation import run_generation, starting_model
 from vision_collapse.loop.instrument import (
     check_same_data,
@@ -26,6 +26,7 @@ from vision_collapse.loop.instrument import (
     run_judge,
 )
 from vision_collapse.loop.labels import load_or_train_expert, load_or_train_labeller, needs_labeller
+from vision_collapse.loop.sampling import draw_shards
 from vision_collapse.loop.seeds import Generation, generation_seed
 from vision_collapse.loop.strategies import build_training_set
 from vision_collapse.loop.web import scrape_training_set
@@ -105,17 +106,19 @@ def write_baseline(run: Path, cfg: ExperimentConfig, ref: Reference) -> None:
 
 def write_pretrained_reference(run: Path, cfg: ExperimentConfig, ref: Reference, log) -> None:
     """RUN/pretrained.csv, generation -1: the pretrained model before any fine-tuning, sampled at the real
-    subset's labels (its class counts exactly) with the chain's sampler, measured like a generation; once per run."""
+    subset's labels (its class counts exactly) with the chain's sampler, measured like a generation; once per run.
+    Every process draws its share of the shards (the loop's own drawing); the main process measures and writes."""
     if (run / rf.PRETRAINED).is_file():
         return
     real = ref.real
     model = build_model(cfg, real.images.shape[-1], real.images.shape[1], real.num_classes, run)
-    labels = real.labels if cfg.conditional else None
-    size = cfg.loop.shard_size
-    images = torch.cat([model.sample(len(y), None if labels is None else y,
-                                     torch.Generator().manual_seed(generation_seed(cfg.seed, 0, "pretrained", k)))
-                        for k, y in enumerate(real.labels.split(size))])
-    summary = evaluate_images(images, labels, ref, cfg).summary
+    gen = Generation(0, cfg, run, real)  # shard k is seeded by generation 0's 'pretrained' stream
+    shards = draw_shards(gen, model, len(real), real.labels if cfg.conditional else None, "pretrained", ref)
+    if not runtime().is_main:
+        for _ in shards:  # take part in drawing; main measures
+            pass
+        return
+    summary = measure_shards(shards, len(real), cfg.conditional, ref, cfg, (0, 1)).summary
     rf.write_csv(run / rf.PRETRAINED, [{**summary, "generation": rf.PRETRAINED_GENERATION}])
     log(f"pretrained model, no fine-tuning (generation {rf.PRETRAINED_GENERATION}): head share "
         f"{summary['head_share_calibrated']:.3f}, tail share {summary['tail_share_calibrated']:.3f} (calibrated) at "
@@ -174,7 +177,7 @@ def run_experiment(
     if start is not None:
         start = prepare_start(cfg, run, real.pool, real.judge_pool, start, generation_seed(cfg.seed, 0, "autoencoder"))
         if start.pretrained:
-            rt.on_main(lambda: write_pretrained_reference(run, cfg, ref, log))
+            write_pretrained_reference(run, cfg, ref, log)
 
     history = []  # labelled samples of each finished generation
     done = set(rf.finished_generations(run))
