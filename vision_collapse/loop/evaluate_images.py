@@ -18,7 +18,7 @@ from vision_collapse.data.decode import IMAGE_SUFFIXES, DecodeJob, decode_all
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
 from vision_collapse.loop.seeds import generation_seed
-from vision_collapse.metrics.evaluate import EvalSet, GenerationResult, Reference, judge_and_features, measure
+from vision_collapse.metrics.evaluate import GenerationResult, Reference, eval_set, judge_and_features, measure
 from vision_collapse.metrics.stream import SampleStats, Shard
 from vision_collapse.null.check import chance_check
 
@@ -74,17 +74,12 @@ def measure_shards(shards: Iterable[Shard], n: int, conditional: bool, ref: Refe
         shard = shard if shard.carried is not None else replace(shard, carried=shard.judged.labels)
         stats.update(shard)
         parts.append(shard)
+    evaluated = eval_set(stats, parts if conditional else None)  # conditional: every image, for its label
     images = torch.cat([p.images for p in parts])
-    labels = torch.cat([p.conditioning for p in parts]) if conditional else None
-    if conditional:
-        judged = type(parts[0].judged)(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
-        eval_set = EvalSet(labels, labels, judged, torch.cat([p.features for p in parts]), images)
-    else:
-        classes, judged, features, kept = stats.eval_parts()
-        eval_set = EvalSet(classes, None, judged, features, kept)
+    labels = evaluated.conditioning if conditional else None
     nothing = LabelledImages(images[:0], torch.zeros(0, dtype=torch.long), (), ref.real.class_names)
     samples = LabelledImages(images, labels, tuple(map(str, range(n))), ref.real.class_names) if conditional else None
-    return measure(0, nothing, stats, eval_set, ref, cfg, torch.Generator().manual_seed(seeds[1]), samples=samples,
+    return measure(0, nothing, stats, evaluated, ref, cfg, torch.Generator().manual_seed(seeds[1]), samples=samples,
                    chance=chance_check(cfg, ref, [], samples=n))
 
 

@@ -19,8 +19,7 @@ from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.loop.web import web_rows, web_summary
-from vision_collapse.metrics.classifier import Prediction
-from vision_collapse.metrics.evaluate import EvalSet, Reference, measure
+from vision_collapse.metrics.evaluate import EvalSet, Reference, eval_set, measure
 from vision_collapse.metrics.stream import SampleStats
 from vision_collapse.models import GenerativeModel, TrainingDiverged, build_model, load_model
 from vision_collapse.models.neon import neon
@@ -119,16 +118,9 @@ def draw_eval_set(gen: Generation, model: GenerativeModel, stats: SampleStats | 
     """Conditional: eval.samples_per_class fresh samples per class; unconditional: the first recognised samples
     the judge puts in each class. Main process only; None elsewhere."""
     if not gen.cfg.conditional:
-        if stats is None:
-            return None
-        classes, judged, features, images = stats.eval_parts()
-        return EvalSet(classes, None, judged, features, images)
+        return None if stats is None else eval_set(stats)
     classes = torch.arange(ref.real.num_classes).repeat_interleave(gen.cfg.eval.samples_per_class)
-    parts = list(draw_shards(gen, model, len(classes), classes, "eval", ref))
-    if not parts:
-        return None
-    judged = Prediction(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
-    return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]), torch.cat([p.images for p in parts]))
+    return eval_set(stats, list(draw_shards(gen, model, len(classes), classes, "eval", ref)))
 
 
 def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evaluated: EvalSet | None,

@@ -26,7 +26,7 @@ from vision_collapse.metrics.kid import kid
 from vision_collapse.metrics.prdc import prdc
 from vision_collapse.metrics.prior import counts_for, mixture_moments, prior_matched_subset
 from vision_collapse.metrics.recognise import Recogniser, thumbnails
-from vision_collapse.metrics.stream import PixelMoments, SampleStats
+from vision_collapse.metrics.stream import PixelMoments, SampleStats, Shard
 from vision_collapse.metrics.toward import head_absorption, toward_head, toward_head_floor
 from vision_collapse.metrics.within_class import CopyDetector, class_accuracy, pixel_vectors, within_class_columns
 
@@ -79,6 +79,20 @@ class EvalSet:
     judged: Prediction
     features: torch.Tensor  # backbone features
     images: torch.Tensor | None = None  # the uint8 samples themselves, for memorisation
+
+
+def eval_set(stats: SampleStats, parts: list[Shard] | None = None) -> EvalSet | None:
+    """The evaluation set: the judged shards drawn for it, each image standing for its conditioning label
+    (conditional), or without `parts` the first recognised samples the judge put in each class (unconditional);
+    None when conditional shards are empty."""
+    if parts is None:
+        classes, judged, features, images = stats.eval_parts()
+        return EvalSet(classes, None, judged, features, images)
+    if not parts:
+        return None
+    classes = torch.cat([p.conditioning for p in parts])
+    judged = Prediction(*(torch.cat(t) for t in zip(*(p.judged for p in parts))))
+    return EvalSet(classes, classes, judged, torch.cat([p.features for p in parts]), torch.cat([p.images for p in parts]))
 
 
 def judge_and_features(judge: Classifier, features, images: torch.Tensor) -> tuple[Prediction, torch.Tensor]:
