@@ -296,6 +296,21 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
 
 
+def write_generation_tables(out: Path, rows: list[dict], summary: dict, chance: list[dict],
+                            confusion: np.ndarray | None, class_names: tuple[str, ...]) -> None:
+    """A measured generation's tables in `out`: metrics.csv (its class rows), summary.csv (its summary row),
+    chance.csv (its chance rows) and, for a conditional model, confusion.csv (conditioning x judged counts, the
+    last column unrecognisable)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / METRICS, rows)
+    write_csv(out / SUMMARY, [summary])
+    write_csv(out / CHANCE, chance, CHANCE_COLUMNS)
+    if confusion is not None:
+        names = list(class_names) + [UNRECOGNISABLE]
+        write_csv(out / CONFUSION, [{"conditioning": names[c], **dict(zip(names, row.tolist()))}
+                                    for c, row in enumerate(confusion)])
+
+
 def write_run_tables(run: Path, generations: list[int]) -> None:
     """Rebuild RUN/metrics.csv, RUN/summary.csv and RUN/chance.csv from these generations' folders."""
     rows, summaries, chance = [], [], []

@@ -99,18 +99,6 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
     return measure_shards(judged_batches(images, labels, ref, size), len(images), labels is not None, ref, cfg, seeds)
 
 
-def write_tables(out: Path, result: GenerationResult, class_names: tuple[str, ...]) -> None:
-    """metrics.csv, summary.csv, chance.csv and (conditional) confusion.csv in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    rf.write_csv(out / rf.METRICS, result.rows)
-    rf.write_csv(out / rf.SUMMARY, [result.summary])
-    rf.write_csv(out / rf.CHANCE, result.chance, rf.CHANCE_COLUMNS)
-    if result.confusion is not None:
-        names = list(class_names) + [rf.UNRECOGNISABLE]
-        rf.write_csv(out / rf.CONFUSION, [{"conditioning": names[c], **dict(zip(names, row.tolist()))}
-                                          for c, row in enumerate(result.confusion)])
-
-
 def reference_for(source: Path, out: Path, log=print) -> tuple[ExperimentConfig, Reference]:
     """The config and real reference of a run folder (its own judge and floors) or of a YAML config (a judge and
     floors kept in `out`)."""
@@ -151,7 +139,8 @@ def evaluate_folder(images: Path, reference: Path, out: Path, log=print, generat
     pixels, labels = read_image_folder(images, ref.real.class_names, ref.real.images.shape[-1],
                                        ref.real.images.shape[1])
     result = evaluate_images(pixels, labels, ref, cfg, generation=generation)
-    write_tables(out, result, ref.real.class_names)
+    rf.write_generation_tables(out, result.rows, result.summary, result.chance, result.confusion,
+                               ref.real.class_names)
     for line in result.warnings:
         log(f"warning: {line}")
     return result

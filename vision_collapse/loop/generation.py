@@ -14,7 +14,6 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
 from vision_collapse.loop.correction import correction_summary
-from vision_collapse.loop.evaluate_images import write_tables
 from vision_collapse.loop.sampling import curate_shards, draw_shards
 from vision_collapse.loop.seeds import Generation
 from vision_collapse.loop.strategies import sampling_labels
@@ -138,7 +137,8 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
         result.summary.update(web_summary(gen.web))
     now = time.perf_counter()
     result.summary.update(**seconds, eval_seconds=now - eval_start, generation_seconds=now - begun)
-    write_tables(gen.folder, result, gen.train_set.class_names)
+    rf.write_generation_tables(gen.folder, result.rows, result.summary, result.chance, result.confusion,
+                               gen.train_set.class_names)
     return result.summary
 
 
