@@ -237,8 +237,8 @@ def test_evaluate_measures_exported_samples_exactly_like_their_generation(make_r
 
 @pytest.mark.slow
 def test_the_summary_and_chance_table_give_the_same_p_values(make_run):
-    """A generation's chance columns are computed when it finishes, chance.csv again after the last one: ties are
-    broken per generation, so both give the same p-values and bands."""
+    """A generation's chance columns and its rows of chance.csv come from one simulation, at full precision: the
+    same p-values and bands, and the calibrated shares chance.csv tests are the summary's to the last digit."""
     from helpers import rows
 
     run = make_run("loop.curation_choice=4", "loop.label_sampling=proportional", name="chance_consistency")
@@ -250,6 +250,9 @@ def test_the_summary_and_chance_table_give_the_same_p_values(make_run):
             assert float(s[tracked]) == pytest.approx(float(level["p_value"]))
             assert float(s[f"{side}_calibrated_p"]) == pytest.approx(float(table[g, "level", "calibrated",
                                                                              f"{side}_share"]["p_value"]))
+            calibrated = table[g, "level", "calibrated", f"{side}_share"]
+            assert calibrated["observed"] == s[f"{side}_share_calibrated"]
+            assert calibrated["p_value"] == s[f"{side}_calibrated_p"]
             if g != "0":
                 since = table[g, "compounding", "tracked", f"{side}_share"]
                 assert float(s[f"{side}_compounding_p"]) == pytest.approx(float(since["p_value"]))
