@@ -73,3 +73,48 @@ def test_every_arm_of_every_study_loads_its_config():
             arms = dose_arms(config, overrides, part.dose, remedies) if part.dose else []
             for on in [REFERENCE.overrides, *(a.overrides for a in arms), *(r.on for r in remedies)]:
                 load_config(config, [*overrides, *on])  # raises on a bad key or a combination it refuses
+
+
+def _last_tail(folder: Path) -> float:
+    return float(rows(folder / "summary.csv")[-1]["tail_share_calibrated"])
+
+
+@pytest.mark.parametrize("study", ["remedies/digits", "remedies/digits-perfect", "remedies/digits-t1"])
+def test_compounding_removed_in_the_committed_results_is_an_independent_t_interval(study):
+    """Over the real committed per-seed summaries: 1 - (arm - reference) / (untreated - reference) per seed, its
+    mean and 95% Student-t interval (scipy), against dose.csv."""
+    from scipy import stats
+
+    folder = Path("results") / study
+    if not (folder / "dose.csv").is_file():
+        pytest.skip(f"{study} has no committed slice yet")
+    table = rows(folder / "dose.csv")
+    untreated = table[0]["arm"]
+    for row in table:
+        removed = []
+        for seed in sorted(folder.glob(f"{row['arm']}/seed_*")):
+            s = seed.name
+            tails = [_last_tail(folder / arm / s) for arm in (row["arm"], untreated, "reference")]
+            drift = tails[1] - tails[2]
+            if drift != 0:
+                removed.append(1 - (tails[0] - tails[2]) / drift)
+        assert int(row["seeds"]) == len(list(folder.glob(f"{row['arm']}/seed_*/DONE")))
+        assert float(row["compounding_removed"]) == pytest.approx(np.mean(removed), rel=1e-6, nan_ok=True)
+        if len(removed) > 1:
+            half = stats.t.ppf(0.975, len(removed) - 1) * stats.sem(removed)
+            assert float(row["compounding_removed_low"]) == pytest.approx(np.mean(removed) - half, rel=1e-6)
+            assert float(row["compounding_removed_high"]) == pytest.approx(np.mean(removed) + half, rel=1e-6)
+
+
+def test_each_dose_trains_on_its_share_of_real_images_every_generation():
+    """The committed dose runs' own tables: generation 0 all real, every later one round(dose x n) / n real."""
+    folder = Path("results/remedies/digits")
+    if not (folder / "dose.csv").is_file():
+        pytest.skip("no committed slice yet")
+    for row in rows(folder / "dose.csv"):
+        for seed in folder.glob(f"{row['arm']}/seed_*"):
+            summary = rows(seed / "summary.csv")
+            assert float(summary[0]["real_fraction"]) == 1.0
+            for r in summary[1:]:
+                n = int(r["train_size"])
+                assert float(r["real_fraction"]) == pytest.approx(round(float(row["dose"]) * n) / n, abs=1e-7)
