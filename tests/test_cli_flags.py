@@ -2,6 +2,8 @@
 
 import argparse
 
+import pytest
+
 from vision_collapse.cli import _parser, main
 
 
@@ -26,3 +28,13 @@ def test_no_parser_accepts_a_prefix():
     assert all(not sub.allow_abbrev for sub in subs.values()) and not parser.allow_abbrev
     _, extra = parser.parse_known_args(["run", "--perfect", "--dry"])
     assert extra == ["--perfect", "--dry"]  # not --perfect-twin and --dry-run
+
+
+@pytest.mark.parametrize("flags", [["--jobs", "2"], ["--gpus", "0,1"], ["--launcher", "submitit"]])
+def test_a_launch_flag_without_seeds_is_one_line_and_creates_nothing(flags, tmp_path, capsys):
+    from helpers import fails_in_one_line
+
+    out = tmp_path / "run"
+    fails_in_one_line(capsys, ["run", "configs/quick.yaml", *flags, "--out", str(out)],
+                      f"{flags[0]} starts one job per seed and needs --seeds")
+    assert not out.exists() and not list(tmp_path.iterdir())

@@ -150,6 +150,11 @@ def cmd_run(args) -> int:
 
     config_path, overrides = _split_items(args.items)
     cfg = load_config(config_path, overrides)
+    launching = [flag for flag, given in (("--jobs", args.jobs), ("--gpus", args.gpus),
+                                          ("--launcher", args.launcher != "local")) if given]
+    if launching and args.seeds is None:  # they start one job per seed; a single run would silently ignore them
+        raise UserError(f"{launching[0]} starts one job per seed and needs --seeds (e.g. --seeds 0-4 {launching[0]} "
+                        f"...); a single run takes several GPUs through train.processes")
     if args.dry_run:
         print(config_to_yaml(cfg), end="")
         return 0
