@@ -25,7 +25,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import causes, doc, remedies
 from vision_collapse.loop.attribute import AS_CONFIGURED, PERFECT
 from vision_collapse.metrics import columns
-from vision_collapse.viz.report_compare import ci
+from vision_collapse.metrics.aggregate import ci_text
 
 SEEDS = ("<!-- curated-seeds:start -->", "<!-- curated-seeds:end -->")
 ATTRIBUTION = ("<!-- curated-attribution:start -->", "<!-- curated-attribution:end -->")
@@ -121,8 +121,9 @@ def survey_table(survey: Path) -> str:
         for r in rf.read_table(table):
             if r["seeds"] != "0" and (r["twin"] or r["model"] == "perfect"):  # the rows with a model effect
                 lines.append(f"| {table.parent.name} | {r['model']} | {r['arm']} | {r['seeds']} | "
-                             f"{ci(r, 'head_change')} | {ci(r, 'tail_change')} | {ci(r, 'model_effect_head')} | "
-                             f"{ci(r, 'model_effect_tail')} |")
+                             f"{ci_text(r, 'head_change')} | {ci_text(r, 'tail_change')} | "
+                             f"{ci_text(r, 'model_effect_head')} | "
+                             f"{ci_text(r, 'model_effect_tail')} |")
     return "\n".join([SURVEY[0], *lines, SURVEY[1]])
 
 
@@ -133,11 +134,11 @@ def attribution_table(folder: Path) -> str:
              "(paired) | beyond the perfect generator: head, tail (paired) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rf.read_table(folder / rf.ATTRIBUTION):
         lines.append(
-            f"| {r['label']} | {ci(r, 'head_change')} | {ci(r, 'tail_change')} | {ci(r, 'extinct_change')} | "
+            f"| {r['label']} | {ci_text(r, 'head_change')} | {ci_text(r, 'tail_change')} | {ci_text(r, 'extinct_change')} | "
             f"{float(r['head_up_tail_down_share']):.0%} | {float(r['head_level_share']):.0%} / "
             f"{float(r['head_compounding_share']):.0%} | {float(r['tail_level_share']):.0%} / "
-            f"{float(r['tail_compounding_share']):.0%} | {ci(r, 'head_effect')}, {ci(r, 'tail_effect')} | "
-            f"{ci(r, 'model_effect_head')}, {ci(r, 'model_effect_tail')} |")
+            f"{float(r['tail_compounding_share']):.0%} | {ci_text(r, 'head_effect')}, {ci_text(r, 'tail_effect')} | "
+            f"{ci_text(r, 'model_effect_head')}, {ci_text(r, 'model_effect_tail')} |")
     return "\n".join([ATTRIBUTION[0], *lines, ATTRIBUTION[1]])
 
 
@@ -156,11 +157,11 @@ def remedy_results(folder: Path) -> str:
             if r["skipped"]:
                 skipped.append(f"- {table.parent.name}, `{r['arm']}`: skipped, {r['skipped']}.")
                 continue
-            lines.append(f"| {table.parent.name} | {r['arm']} | {r['seeds']} | {ci(r, 'tail_change')} | "
-                         f"{ci(r, 'tail_effect')} | {ci(r, 'head_change')} | {ci(r, 'head_effect')} | "
+            lines.append(f"| {table.parent.name} | {r['arm']} | {r['seeds']} | {ci_text(r, 'tail_change')} | "
+                         f"{ci_text(r, 'tail_effect')} | {ci_text(r, 'head_change')} | {ci_text(r, 'head_effect')} | "
                          f"{float(r['head_last']):.3f}, {float(r['tail_last']):.3f} "
                          f"({float(r.get('head_real', 'nan')):.3f}, {float(r.get('tail_real', 'nan')):.3f}) | "
-                         f"{ci(r, 'tail_share_reference')} | {ci(r, 'compounding_removed')} | "
+                         f"{ci_text(r, 'tail_share_reference')} | {ci_text(r, 'compounding_removed')} | "
                          f"{float(r['unrecognisable_last']):.2f} | "
                          f"{float(r['tail_level_share']):.0%} / {float(r['tail_compounding_share']):.0%} | "
                          f"{float(r['real_per_generation']):.0f} | {float(r['wall_seconds']):.0f} |")
@@ -177,9 +178,9 @@ def dose_results(folder: Path) -> str:
     for table in sorted(folder.glob("*/" + rf.DOSE)):
         rows = rf.read_table(table)
         for r in rows:
-            lines.append(f"| {table.parent.name} | `{r['key']}={r['dose']}` | {r['seeds']} | {ci(r, 'tail_last')} | "
-                         f"{float(r['tail_real']):.3f} | {ci(r, 'tail_share_reference')} | "
-                         f"{ci(r, 'compounding_removed')} | {float(r['tail_level_share']):.0%} | "
+            lines.append(f"| {table.parent.name} | `{r['key']}={r['dose']}` | {r['seeds']} | {ci_text(r, 'tail_last')} | "
+                         f"{float(r['tail_real']):.3f} | {ci_text(r, 'tail_share_reference')} | "
+                         f"{ci_text(r, 'compounding_removed')} | {float(r['tail_level_share']):.0%} | "
                          f"{float(r['tail_flag_p']):.3f} | {'yes' if float(r['within_chance']) == 1 else 'no'} |")
         within = [r for r in rows if float(r["within_chance"]) == 1]
         sentences.append(f"- {table.parent.name}: " + (

@@ -23,6 +23,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, run_arms
 from vision_collapse.loop.launch import launch_from_args
 from vision_collapse.loop.multiseed import parse_seeds
+from vision_collapse.metrics.aggregate import ci_text
 
 ARMS = [
     Arm("none", ("loop.filter=none",), "none"),
@@ -48,11 +49,6 @@ def web_means(folder: Path, seeds: list[int]) -> dict[str, float]:
     return {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in values.items()}
 
 
-def fmt(row: dict, key: str) -> str:
-    """'mean [low, high]' of one change and its interval."""
-    return f"{row[key]:+.3f} [{row[f'{key}_low']:+.3f}, {row[f'{key}_high']:+.3f}]"
-
-
 def against_oracle(row: dict) -> str:
     """This arm's head change minus the oracle's, seed by seed, with its interval ('–' for the oracle)."""
     if not np.isfinite(row["head_effect"]):
@@ -72,8 +68,8 @@ def markdown(rows: list[dict], web: dict[str, dict], command: str) -> str:
         if not r["seeds"]:
             lines.append(f"| {r['label']} | 0 | not run yet: re-run the command to resume |" + " |" * 7)
             continue
-        lines.append(f"| {r['label']} | {r['seeds']} | {fmt(r, 'head_change')} | {fmt(r, 'tail_change')} | "
-                     f"{fmt(r, 'extinct_change')} | {against_oracle(r)} | "
+        lines.append(f"| {r['label']} | {r['seeds']} | {ci_text(r, 'head_change')} | {ci_text(r, 'tail_change')} | "
+                     f"{ci_text(r, 'extinct_change')} | {against_oracle(r)} | "
                      + " | ".join(f"{w[k]:.2f}" if np.isfinite(w[k]) else "–" for k in WEB) + " |")
     return "\n".join(lines + ["", END])
 

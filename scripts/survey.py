@@ -31,7 +31,7 @@ from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, paired, r
 from vision_collapse.loop.attribute import PERFECT_OVERRIDES
 from vision_collapse.loop.launch import launch_from_args
 from vision_collapse.loop.multiseed import parse_seeds
-from vision_collapse.metrics.aggregate import mean_ci
+from vision_collapse.metrics.aggregate import ci_text, mean_ci
 
 UNCONDITIONAL = ("loop.label_source=none",)
 PIPELINE = ("loop.label_sampling=proportional", "loop.label_source=classifier", "loop.curation_choice=4")
@@ -151,13 +151,6 @@ their arms pair with the perfect generator's no-cause pipeline.
 """
 
 
-def fmt(row: dict, key: str, sign: str = "+") -> str:
-    """'mean [low, high]' of one column and its interval ('–' when missing)."""
-    if row.get(key) != row.get(key):
-        return "–"
-    return f"{row[key]:{sign}.3f} [{row[f'{key}_low']:{sign}.3f}, {row[f'{key}_high']:{sign}.3f}]"
-
-
 def markdown(dataset: str, rows: list[dict], real: tuple[float, float] | None) -> str:
     """One dataset's table; `real` is the real subset's (head, tail) share."""
     lines = [f"### {dataset}", ""]
@@ -176,13 +169,14 @@ def markdown(dataset: str, rows: list[dict], real: tuple[float, float] | None) -
                          + " |" * 9)
             continue
         beyond = r["toward_rarest_beyond_share"]
-        toward = f"{fmt(r, 'toward_rarest')} ({beyond:.0%})" if beyond == beyond else fmt(r, "toward_rarest")
-        toward += f"; mean {fmt(r, 'toward_mean')}"
-        effect = (lambda side: fmt(r, f"model_effect_{side}") + f" vs {r['twin']}") if r["twin"] else (lambda _: "–")
-        lines.append(f"| {name} | {r['label']} | `{overrides}` | {r['seeds']} | {fmt(r, 'head_change')} | "
-                     f"{fmt(r, 'tail_change')} | {r['head_level_share']:.0%} / {r['head_compounding_share']:.0%} | "
+        toward = f"{ci_text(r, 'toward_rarest')} ({beyond:.0%})" if beyond == beyond else ci_text(r, "toward_rarest")
+        toward += f"; mean {ci_text(r, 'toward_mean')}"
+        effect = (lambda side: ci_text(r, f"model_effect_{side}") + f" vs {r['twin']}") if r["twin"] else (lambda _: "–")
+        lines.append(f"| {name} | {r['label']} | `{overrides}` | {r['seeds']} | {ci_text(r, 'head_change')} | "
+                     f"{ci_text(r, 'tail_change')} | {r['head_level_share']:.0%} / {r['head_compounding_share']:.0%} | "
                      f"{r['tail_level_share']:.0%} / {r['tail_compounding_share']:.0%} | {toward} | "
-                     f"{fmt(r, 'head_absorption', '')} | {fmt(r, 'extinct_change')} | {fmt(r, 'unrecognisable_last', '')} | "
+                     f"{ci_text(r, 'head_absorption', '')} | {ci_text(r, 'extinct_change')} | "
+                     f"{ci_text(r, 'unrecognisable_last', '')} | "
                      f"{effect('head')} | {effect('tail')} |")
     return "\n".join(lines) + "\n"
 

@@ -262,3 +262,13 @@ def test_training_outliers_are_blends_of_two_classes_in_the_weight_range():
     g = torch.Generator().manual_seed(7)
     expected = (y[torch.randperm(5, generator=g)] != y).sum().item()
     assert len(training_outliers(x, y, torch.Generator().manual_seed(7))) == expected
+
+
+def test_ci_text_is_the_one_interval_format_for_numbers_and_csv_strings():
+    from vision_collapse.metrics.aggregate import ci_text
+
+    row = {"x": 0.1234, "x_low": -0.02, "x_high": 0.2666}
+    assert ci_text(row, "x") == "+0.123 [-0.020, +0.267]"
+    assert ci_text(row, "x", "") == "0.123 [-0.020, 0.267]"
+    assert ci_text({k: str(v) for k, v in row.items()}, "x") == "+0.123 [-0.020, +0.267]"
+    assert ci_text({"x": float("nan")}, "x") == ci_text({"x": "nan"}, "x") == ci_text({}, "x") == "–"

@@ -226,8 +226,8 @@ def cmd_attribute(args) -> int:
     from vision_collapse import run_folder as rf
     from vision_collapse.loop.attribute import attribute
     from vision_collapse.loop.multiseed import parse_seeds
+    from vision_collapse.metrics.aggregate import ci_text
     from vision_collapse.viz.attribution import plot_attribution
-    from vision_collapse.viz.report_compare import ci as _ci
 
     config_path, overrides = _split_items(args.items)
     if config_path is None:
@@ -236,13 +236,13 @@ def cmd_attribute(args) -> int:
     rows = attribute(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args))
     plot_attribution(rows, out / rf.ATTRIBUTION_PLOT)
     for r in rows:
-        print(f"{r['label']:60} head {_ci(r, 'head_change')}  tail {_ci(r, 'tail_change')}"
+        print(f"{r['label']:60} head {ci_text(r, 'head_change')}  tail {ci_text(r, 'tail_change')}"
               f"  flagged (level/compounding) head {r['head_level_share']:.0%}/{r['head_compounding_share']:.0%},"
               f" tail {r['tail_level_share']:.0%}/{r['tail_compounding_share']:.0%} of {r['seeds']} seeds")
     full = rows[0]
     if np.isfinite(float(full.get("model_effect_head", np.nan))):
         print(f"beyond a perfect generator through the same pipeline, the model adds head "
-              f"{_ci(full, 'model_effect_head')}, tail {_ci(full, 'model_effect_tail')} (paired by seed)")
+              f"{ci_text(full, 'model_effect_head')}, tail {ci_text(full, 'model_effect_tail')} (paired by seed)")
     print(f"wrote {out / rf.ATTRIBUTION}, {out / rf.ATTRIBUTION_PLOT}")
     return 0
 
@@ -252,9 +252,9 @@ def cmd_remedy(args) -> int:
     from vision_collapse import run_folder as rf
     from vision_collapse.loop.multiseed import parse_seeds
     from vision_collapse.loop.remedy import remedy
+    from vision_collapse.metrics.aggregate import ci_text
     from vision_collapse.viz.attribution import plot_attribution
     from vision_collapse.viz.dose import plot_dose
-    from vision_collapse.viz.report_compare import ci as _ci
 
     config_path, overrides = _split_items(args.items)
     if config_path is None:
@@ -265,7 +265,7 @@ def cmd_remedy(args) -> int:
     if args.dose:
         plot_dose(rows, out / rf.DOSE_PLOT)
         for r in rows:
-            print(f"{r['key']}={r['dose']:8} tail at the last generation {_ci(r, 'tail_last')} (real subset "
+            print(f"{r['key']}={r['dose']:8} tail at the last generation {ci_text(r, 'tail_last')} (real subset "
                   f"{float(r['tail_real']):.3f}); flagged beyond chance in {float(r['tail_level_share']):.0%} of "
                   f"{r['seeds']} seeds{' (within chance)' if float(r['within_chance']) == 1 else ''}")
         print(f"wrote {out / rf.DOSE}, {out / rf.DOSE_PLOT}")
@@ -273,8 +273,9 @@ def cmd_remedy(args) -> int:
     ran = [r for r in rows if not r["skipped"]]
     plot_attribution(ran, out / rf.REMEDIES_PLOT, "What each remedy leaves: the untreated config, then each remedy on")
     for r in ran:
-        gave = "" if r["arm"] == "untreated" else f"  gave back: tail {_ci(r, 'tail_effect')}, head {_ci(r, 'head_effect')}"
-        print(f"{r['label']:50} head {_ci(r, 'head_change')}  tail {_ci(r, 'tail_change')}{gave}  "
+        gave = "" if r["arm"] == "untreated" else (f"  gave back: tail {ci_text(r, 'tail_effect')}, "
+                                                   f"head {ci_text(r, 'head_effect')}")
+        print(f"{r['label']:50} head {ci_text(r, 'head_change')}  tail {ci_text(r, 'tail_change')}{gave}  "
               f"real/gen {float(r['real_per_generation']):.0f}  {float(r['wall_seconds']):.0f}s")
     print(f"wrote {out / rf.REMEDIES}, {out / rf.REMEDIES_PLOT}")
     return 0

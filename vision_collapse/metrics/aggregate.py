@@ -21,6 +21,16 @@ def mean_ci(values, level: float = 0.95) -> dict:
     return {"seeds": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
+def ci_text(row: dict, key: str, sign: str = "+") -> str:
+    """'mean [low, high]' of a row's column and its 95% interval (the columns KEY, KEY_low, KEY_high, as numbers
+    or CSV strings) at 3 decimals, signed unless sign=''; '–' where the column is absent or NaN (a table written
+    before it existed). The one way every table and console line shows an interval."""
+    value = row.get(key, "")
+    if value in ("", "nan") or value != value:
+        return "–"
+    return f"{float(value):{sign}.3f} [{float(row[key + '_low']):{sign}.3f}, {float(row[key + '_high']):{sign}.3f}]"
+
+
 def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[dict]]) -> list[dict]:
     """Tidy rows (generation, class_index, class_name, metric, seeds, mean, sd, ci_low, ci_high).
 

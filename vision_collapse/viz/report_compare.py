@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import config_to_dict, flatten
+from vision_collapse.metrics.aggregate import ci_text
 from vision_collapse.viz.compare import compare_runs, run_labels
 from vision_collapse.viz.html import details, image, page, section, table
 from vision_collapse.viz.verdict import Verdict, run_verdict, to_markdown
@@ -30,13 +31,6 @@ def _row(label: str, v: Verdict | None) -> list[str]:
     return [label, str(v.seeds), str(v.last_generation), change("head"), change("tail"),
             v.line("head_tracked").reading, v.line("tail_tracked").reading, v.line("extinct_labels").last.text(),
             v.line("extinct_judged").last.text(), change("fid")]
-
-
-def ci(r: dict, key: str) -> str:
-    """A table cell: mean [95% interval] of a row's column, or '–' where it is not defined."""
-    if r.get(key, "") in ("", "nan") or r[key] != r[key]:  # absent in tables written before the column existed
-        return "–"
-    return f"{float(r[key]):+.3f} [{float(r[key + '_low']):+.3f}, {float(r[key + '_high']):+.3f}]"
 
 
 def arm_verdicts(folder: Path, rows: list[dict]) -> str:
@@ -84,11 +78,11 @@ def attribution_page(folder: Path) -> str:
               "head flagged (level / compounding)", "tail flagged (level / compounding)",
               "switching it off took from the head", "and from the tail", "beyond the perfect generator: head",
               "and tail"]
-    body = [[r["label"], r["seeds"], ci(r, "head_change"), ci(r, "tail_change"), ci(r, "extinct_change"),
+    body = [[r["label"], r["seeds"], ci_text(r, "head_change"), ci_text(r, "tail_change"), ci_text(r, "extinct_change"),
              f"{float(r['head_up_tail_down_share']):.0%}",
              *(f"{float(r[side + '_level_share']):.0%} / {float(r[side + '_compounding_share']):.0%}"
                for side in ("head", "tail")),
-             *(ci(r, key) if key in r else "–"
+             *(ci_text(r, key) if key in r else "–"
                for key in ("head_effect", "tail_effect", "model_effect_head", "model_effect_tail"))] for r in rows]
     parts = [section("verdict", "Attribution",
                      "<p>The config as it is, the same config with one cause switched off per arm, and its pipeline "

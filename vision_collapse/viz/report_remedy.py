@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from vision_collapse import run_folder as rf
+from vision_collapse.metrics.aggregate import ci_text
 from vision_collapse.viz.html import image, page, section, table
-from vision_collapse.viz.report_compare import arm_verdicts, ci
+from vision_collapse.viz.report_compare import arm_verdicts
 
 
 def is_remedy(folder: Path) -> bool:
@@ -26,11 +27,12 @@ def _remedy_section(rows: list[dict]) -> str:
         if r["skipped"]:
             body.append([r["arm"], "0", f"skipped: {r['skipped']}"] + [""] * (len(header) - 3))
             continue
-        effect = [ci(r, k) for k in ("tail_effect", "head_effect")]
-        body.append([r["label"], r["seeds"], ci(r, "head_change"), ci(r, "tail_change"), ci(r, "extinct_change"),
+        effect = [ci_text(r, k) for k in ("tail_effect", "head_effect")]
+        body.append([r["label"], r["seeds"], ci_text(r, "head_change"), ci_text(r, "tail_change"),
+                     ci_text(r, "extinct_change"),
                      f"{float(r['tail_level_share']):.0%} / {float(r['tail_compounding_share']):.0%}",
-                     ci(r, "toward_rarest"), *effect, ci(r, "tail_share_gap_to_reference"),
-                     ci(r, "compounding_removed"),
+                     ci_text(r, "toward_rarest"), *effect, ci_text(r, "tail_share_gap_to_reference"),
+                     ci_text(r, "compounding_removed"),
                      f"{float(r['real_per_generation']):.0f}", f"{float(r['wall_seconds']):.0f}"])
     return section("remedies", "What each remedy gave back",
                    "<p>The config as it is (untreated) and with each remedy that applies to it switched on. Changes "
@@ -48,8 +50,9 @@ def _dose_section(folder: Path, rows: list[dict]) -> str:
     header = ["dose", "seeds", "tail share, last generation", "real subset", "reference (no recursion)",
               "gap to the reference", "compounding removed", "tail flagged (level)", "P(that many flags | null)",
               "within chance"]
-    body = [[f"{r['key']}={r['dose']}", r["seeds"], ci(r, "tail_last"), f"{float(r['tail_real']):.3f}",
-             ci(r, "tail_share_reference"), ci(r, "tail_share_gap_to_reference"), ci(r, "compounding_removed"),
+    body = [[f"{r['key']}={r['dose']}", r["seeds"], ci_text(r, "tail_last"), f"{float(r['tail_real']):.3f}",
+             ci_text(r, "tail_share_reference"), ci_text(r, "tail_share_gap_to_reference"),
+             ci_text(r, "compounding_removed"),
              f"{float(r['tail_level_share']):.0%}", f"{float(r['tail_flag_p']):.3f}",
              "yes" if float(r["within_chance"]) == 1 else "no"] for r in rows]
     plot = image(folder / rf.DOSE_PLOT, "tail share against the dose") if (folder / rf.DOSE_PLOT).is_file() else ""
