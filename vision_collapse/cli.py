@@ -197,17 +197,18 @@ def cmd_run(args) -> int:
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
     if twin_cfg is not None:
-        from vision_collapse.loop.arms import seed_changes
+        from vision_collapse.loop.arms import model_effect, seed_changes
 
         twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
                               after_generation=render_generation, name=f"{name} (perfect generator)")
         _say(f"\nthe perfect-generator twin: {twin}")
         _say_verdict(twin)
         mine, perfect = seed_changes(run), seed_changes(twin)
+        added = {key: model_effect({0: mine}, {0: perfect}, key)["mean"] for key in ("head", "tail")}
         _say(f"\nwhat the model adds (generation 0 to the last, calibrated shares, this seed only): head "
              f"{mine['head']:+.3f} against the perfect generator's {perfect['head']:+.3f} "
-             f"({mine['head'] - perfect['head']:+.3f}); tail {mine['tail']:+.3f} against {perfect['tail']:+.3f} "
-             f"({mine['tail'] - perfect['tail']:+.3f}). Over seeds: vision-collapse attribute {config_path} --seeds 0-4")
+             f"({added['head']:+.3f}); tail {mine['tail']:+.3f} against {perfect['tail']:+.3f} "
+             f"({added['tail']:+.3f}). Over seeds: vision-collapse attribute {config_path} --seeds 0-4")
     return 0
 
 

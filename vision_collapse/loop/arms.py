@@ -135,6 +135,12 @@ def paired(minuend: dict, subtrahend: dict, key: str) -> dict:
                     if minuend[s] is not None and subtrahend.get(s) is not None])
 
 
+def model_effect(model: dict, perfect: dict, key: str) -> dict:
+    """What the model adds: its change of `key` beyond the perfect generator's through the same pipeline, paired by
+    seed (seed -> seed_changes for each), with its 95% interval."""
+    return paired(model, perfect, key)
+
+
 def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
     """`paired` of two arms of `changes` (arm -> seed -> seed_changes)."""
     return paired(changes.get(minuend, {}), changes.get(subtrahend, {}), key)
@@ -172,7 +178,7 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perf
             row.update({f"{key}_effect": ci["mean"], f"{key}_effect_low": ci["ci_low"],
                         f"{key}_effect_high": ci["ci_high"]})
             if perfect:  # what the model adds: this arm's change beyond the perfect generator's, paired by seed
-                ci = _paired(changes, arm.name, perfect, key) if arm.name != perfect else none
+                ci = model_effect(changes[arm.name], changes.get(perfect, {}), key) if arm.name != perfect else none
                 row.update({f"model_effect_{key}": ci["mean"], f"model_effect_{key}_low": ci["ci_low"],
                             f"model_effect_{key}_high": ci["ci_high"]})
         rows.append(row)
