@@ -41,6 +41,9 @@ class Part:
 
 
 QUICK = "configs/quick.yaml"
+FASHION = "configs/survey/fashion-mnist.yaml"
+COMBINATION = ("loop.label_sampling=proportional", "loop.label_source=classifier", "loop.curation_choice=4",
+               "model.temperature=0.8")
 DOSE = Part("dose", QUICK, only="keep_real", dose="loop.real_fraction=0,0.05,0.1,0.2,0.5,1")
 # keep_real is the dose's 0.1 arm (same overrides, same folder), and the reference is shared
 REMEDIES = Part("remedies", QUICK, only="keep_real,accumulate,fresh_real,neon")
@@ -55,6 +58,9 @@ STUDIES = {
     # real level, so whatever the dose leaves on digits is the model's
     "remedies/digits-perfect": (Part("dose", QUICK, ("model.kind=real", "model.temperature=1"), only="keep_real",
                                      dose="loop.real_fraction=0,0.5"),),
+    # Fashion-MNIST's realistic combination (conditional GMM: finite resampling, labels from a biased tagger, K = 4
+    # curation, temperature 0.8); needs Debian's dataset-fashion-mnist
+    "remedies/fashion-mnist": tuple(Part(p.name, FASHION, COMBINATION, p.only, p.dose) for p in (DOSE, REMEDIES)),
 }
 
 
