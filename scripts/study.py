@@ -76,17 +76,16 @@ def study_parts(name: str, part: str | None) -> tuple[Part, ...]:
 
 def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path, jobs: int = 1,
               run: bool = True) -> None:
-    """Seed `work` from `kept` (results/<study>), run `parts` over `seeds` there, keep the slice's small files
-    back in `kept`, and rewrite each part's table there over every seed it holds."""
+    """Seed `work` from `kept` (results/<study>), run `parts` over `seeds` there (each part's table over those and
+    every seed already kept), and keep the slice's small files and the tables back in `kept`."""
     work.mkdir(parents=True, exist_ok=True)
     if kept.is_dir():
         shutil.copytree(kept, work, dirs_exist_ok=True)  # a kept seed keeps its DONE: run_arms skips it
-    for part in parts:
-        remedy(Path(part.config), list(part.overrides), seeds, work, jobs, part.only, part.dose, run=run)
+    done = {int(p.name.removeprefix("seed_")) for p in work.glob("*/seed_*") if (p / "DONE").is_file()}
+    for part in parts:  # tables read the small files alone, which is all a kept seed has
+        remedy(Path(part.config), list(part.overrides), sorted(done | set(seeds)), work, jobs, part.only, part.dose,
+               run=run)
     keep(work, kept)
-    everything = sorted({int(p.name.removeprefix("seed_")) for p in kept.glob("*/seed_*") if (p / "DONE").is_file()})
-    for part in parts:  # the tables over every kept seed, read from the kept small files alone
-        remedy(Path(part.config), list(part.overrides), everything, kept, jobs, part.only, part.dose, run=False)
 
 
 def main(argv: list[str] | None = None) -> int:

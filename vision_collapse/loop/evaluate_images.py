@@ -17,7 +17,7 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.data.decode import IMAGE_SUFFIXES, DecodeJob, decode_all
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.errors import UserError
-from vision_collapse.loop.seeds import generation_seed
+from vision_collapse.loop.seeds import metrics_seeds
 from vision_collapse.metrics.evaluate import GenerationResult, Reference, eval_set, judge_and_features, measure
 from vision_collapse.metrics.stream import SampleStats, Shard
 from vision_collapse.null.check import chance_check
@@ -94,7 +94,7 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor | None, ref: Refe
     """
     seeds, size = (seed, seed + 1), BATCH
     if generation is not None:
-        seeds = generation_seed(cfg.seed, generation, "metrics", 1), generation_seed(cfg.seed, generation, "metrics")
+        seeds = metrics_seeds(cfg.seed, generation)
         size = cfg.loop.shard_size
     return measure_shards(judged_batches(images, labels, ref, size), len(images), labels is not None, ref, cfg, seeds)
 

@@ -15,7 +15,7 @@ from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
 from vision_collapse.loop.correction import correction_summary
 from vision_collapse.loop.sampling import curate_shards, draw_shards
-from vision_collapse.loop.seeds import Generation
+from vision_collapse.loop.seeds import Generation, metrics_seeds
 from vision_collapse.loop.strategies import sampling_labels
 from vision_collapse.loop.web import web_rows, web_summary
 from vision_collapse.metrics.evaluate import EvalSet, Reference, eval_set, measure
@@ -95,7 +95,7 @@ def write_samples(gen: Generation, model: GenerativeModel, ref: Reference, count
     rf.remove_samples(gen.folder)  # a killed attempt's shards
     stats = SampleStats(n, gen.train_set.num_classes, ref.recogniser, cfg.eval.max_features,
                         0 if cfg.conditional else cfg.eval.samples_per_class,
-                        torch.Generator().manual_seed(gen.seed("metrics", 1)))
+                        torch.Generator().manual_seed(metrics_seeds(gen.cfg.seed, gen.index)[0]))
     for k, shard in enumerate(shards):
         rf.write_shard(gen.folder, k, shard, rf.sample_ids(gen.index, stats.seen, len(shard.images)),
                        gen.train_set.class_names)
@@ -126,7 +126,7 @@ def measure_and_write(gen: Generation, ref: Reference, stats: SampleStats, evalu
                       previous: list[list[dict]], seconds: dict, eval_start: float, begun: float, log) -> dict:
     """The main process's part: measure the generation, write its tables, and return its summary row (with the
     seconds of each stage, and of the whole generation since `begun`)."""
-    rng = torch.Generator().manual_seed(gen.seed("metrics"))
+    rng = torch.Generator().manual_seed(metrics_seeds(gen.cfg.seed, gen.index)[1])
     samples = rf.load_samples(gen.folder)[0]  # what the next generation learns from: CAS trains on it
     result = measure(gen.index, gen.train_set, stats, evaluated, ref, gen.cfg, rng, samples=samples,
                      chance=chance_check(gen.cfg, ref, previous))

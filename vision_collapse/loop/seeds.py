@@ -21,6 +21,12 @@ def generation_seed(seed: int, generation: int, stream: str, part: int | None = 
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
+def metrics_seeds(seed: int, generation: int) -> tuple[int, int]:
+    """The seeds of a generation's measurement: of its feature subset, and of its floor, KID and PRDC draws. The
+    loop measures with them, and `evaluate --generation` too, so an exported generation reads the run's numbers."""
+    return generation_seed(seed, generation, "metrics", 1), generation_seed(seed, generation, "metrics")
+
+
 @dataclass(frozen=True)
 class Generation:
     """One generation of a run: which it is, what it learns from, and where it is written."""

@@ -42,7 +42,7 @@ MODELS: dict[str, type] = {"diffusion": DiffusionModel, "dit": DiTModel, "vae": 
                            "real": RealGenerator}
 
 
-def _perfect(cfg: ExperimentConfig, perfect: LabelledImages | None) -> LabelledImages:
+def _perfect(perfect: LabelledImages | None) -> LabelledImages:
     """The held-out split model.kind=real draws from; a clear error when the caller did not pass it."""
     if perfect is None:
         raise ValueError("model.kind=real draws from the held-out real split: pass perfect=RealData.perfect")
@@ -54,7 +54,7 @@ def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_class
     """A fresh, untrained model of kind model.kind (for dit: the start RUN/dit.json records, so `run` is needed;
     for real: the held-out split `perfect` it draws from), sampling in the precision train.precision resolves to."""
     if cfg.model.kind == "real":
-        return RealGenerator(cfg.model, _perfect(cfg, perfect), num_classes, cfg.conditional)
+        return RealGenerator(cfg.model, _perfect(perfect), num_classes, cfg.conditional)
     if cfg.model.kind == "dit":
         return DiTModel.build(cfg.model, resolution, channels, cfg.conditional, uses_bf16(cfg.train), run)
     return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
@@ -65,7 +65,7 @@ def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int,
     """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop (for
     real: from the held-out split `perfect`)."""
     if cfg.model.kind == "real":
-        return RealGenerator.load(directory, cfg.model, _perfect(cfg, perfect), num_classes, cfg.conditional)
+        return RealGenerator.load(directory, cfg.model, _perfect(perfect), num_classes, cfg.conditional)
     return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 

@@ -8,7 +8,6 @@ from typing import Callable
 
 import numpy as np
 
-from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.metrics import frequencies as fq
 from vision_collapse.metrics.evaluate import Reference
@@ -107,4 +106,4 @@ def chance_check(cfg: ExperimentConfig, ref: Reference, previous: list[list[dict
 
 def chance_table(chance: list[ChanceRow]) -> list[dict]:
     """Chance rows as chance.csv's rows."""
-    return [{k: {**vars(r), "beyond": r.beyond}[k] for k in rf.CHANCE_COLUMNS} for r in chance]
+    return [{**vars(r), "beyond": r.beyond} for r in chance]  # write_csv orders them by rf.CHANCE_COLUMNS
