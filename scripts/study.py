@@ -51,6 +51,9 @@ STUDIES = {
     # digits at the default's temperature 0.8; the dose at 1 is a sanity arm: the real subset every generation
     # must land at the reference's level (fresh real images every generation) within its interval
     "remedies/digits": (DOSE, REMEDIES),
+    # sanity arm 1 again, on seeds of its own (5-9): on seeds 0-4 the real subset every generation ended above the
+    # reference (fresh real images every generation) on every seed; new seeds tell chance from a cause
+    "remedies/digits-replicate": (Part("dose", QUICK, only="keep_real", dose="loop.real_fraction=0,1"),),
     # the same at temperature 1, where the sampler adds no bias of its own
     "remedies/digits-t1": (Part("dose", QUICK, ("model.temperature=1.0",), only="keep_real",
                                 dose="loop.real_fraction=0,0.1,0.5"),),
