@@ -85,9 +85,12 @@ def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path,
     if kept.is_dir():
         shutil.copytree(kept, work, dirs_exist_ok=True)  # a kept seed keeps its DONE: run_arms skips it
     done = {int(p.name.removeprefix("seed_")) for p in work.glob("*/seed_*") if (p / "DONE").is_file()}
-    for part in parts:  # tables read the small files alone, which is all a kept seed has
-        remedy(Path(part.config), list(part.overrides), sorted(done | set(seeds)), work, jobs, part.only, part.dose,
-               run=run)
+    for part in parts:
+        args = (Path(part.config), list(part.overrides))
+        if run:  # this slice's seeds only: a part new to the study must not run the seeds other parts kept
+            remedy(*args, seeds, work, jobs, part.only, part.dose)
+        # the table over every kept seed, from the small files alone, which is all a kept seed has
+        remedy(*args, sorted(done | set(seeds)), work, jobs, part.only, part.dose, run=False)
     keep(work, kept)
 
 

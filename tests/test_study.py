@@ -47,6 +47,12 @@ def test_a_kept_slice_is_never_run_again_and_the_table_covers_every_kept_seed(tm
         tails = [float(rows(kept / r["arm"] / f"seed_{s}" / "summary.csv")[-1]["tail_share_calibrated"])
                  for s in (0, 1)]
         assert float(r["tail_last"]) == pytest.approx(np.mean(tails), abs=1e-6)
+    # a part new to the study runs its slice's seeds only, not every seed the other part kept
+    more = study.Part("more", config, overrides, only="keep_real", dose="loop.real_fraction=0,0.25")
+    monkeypatch.setitem(study.STUDIES, "tiny", (part, more))
+    assert study.main([*args, "--part", "more", "--seeds", "2", "--work", str(tmp_path / "fourth")]) == 0
+    assert "3 run(s) to do" in capsys.readouterr().out  # the reference, dose 0 and dose 0.25 at seed 2
+    assert sorted(p.parent.name for p in kept.glob("dose_0.25/seed_*/DONE")) == ["seed_2"]
 
 
 def test_an_unknown_study_or_part_is_one_line(tmp_path, capsys):
