@@ -1,14 +1,14 @@
 """Regenerate the README's generated tables in place, never by hand.
 
-    python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution] [--remedies runs/remedies]
-                                    [--dit runs/dit-digits]
+    python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution] [--dit runs/dit-digits]
+                                    [--remedies results/remedies]
 
 Always: the config keys, the column meanings and the cause switches (from the code). With --survey (the OUT of
 scripts/survey.py): the default's per-seed table (configs/quick.yaml is the survey's unconditional diffusion arm at
 temperature 0.8) beside the perfect generator's, and the survey's model-effect table. With --curated (the folder of
 `vision-collapse attribute configs/curated-gmm.yaml --seeds 0-4`): the curated GMM's per-seed and attribution
-tables. With --remedies (a folder holding one `vision-collapse remedy` folder per dataset, each with its dose run):
-the remedy and dose tables of the datasets whose remedies.csv or dose.csv is there; the others' lines stay. The DiT
+tables. The remedy and dose tables always, one row group per study folder of --remedies (default: the committed
+results/remedies, kept slice by slice by scripts/study.py), so a study not yet there has no rows. The DiT
 table always, from --dit (configs/dit-digits.yaml run with --seeds, and the same with model.kind=real into
 FOLDER_perfect), by default from the tables kept in results/dit-digits (scripts/keep_results.py), so a fresh
 clone regenerates it with no run folder present. Likewise, from results/ alone: the default's five seeds beside
@@ -146,7 +146,7 @@ def remedy_results(folder: Path) -> str:
     """Per dataset (a folder of `vision-collapse remedy` under FOLDER): each arm's tail and head change, what the
     remedy gave back against the untreated arm (paired by seed), the flags and the cost; skipped remedies with
     their reason."""
-    lines = ["| dataset | arm | seeds | tail share change | gave back to the tail | head share change | gave back to "
+    lines = ["| study | arm | seeds | tail share change | gave back to the tail | head share change | gave back to "
              "the head | head, tail at the last generation (real subset, mean over seeds) | reference tail (no "
              "recursion) | compounding removed | unrecognisable at the last generation | tail flagged (level / "
              "compounding) | real images per generation | wall time per seed, median (s) |",
@@ -171,15 +171,17 @@ def remedy_results(folder: Path) -> str:
 def dose_results(folder: Path) -> str:
     """Per dataset: the tail share at the last generation per dose, against the real subset's, and the smallest
     dose whose seeds are flagged no more often than chance allows."""
-    lines = ["| dataset | dose | seeds | tail share at the last generation | real subset | reference (no recursion) | "
-             "compounding removed | tail flagged (level) | P(that many flags under the null) | within chance |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| study | dose | seeds | tail share at the last generation | real subset | reference (no recursion) | "
+             "gap to the reference | compounding removed | tail flagged (level) | P(that many flags under the null) | "
+             "within chance |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     sentences = []
     for table in sorted(folder.glob("*/" + rf.DOSE)):
         rows = rf.read_table(table)
         for r in rows:
             lines.append(f"| {table.parent.name} | `{r['key']}={r['dose']}` | {r['seeds']} | {ci_text(r, 'tail_last')} | "
                          f"{float(r['tail_real']):.3f} | {ci_text(r, 'tail_share_reference')} | "
+                         f"{ci_text(r, 'tail_share_gap_to_reference')} | "
                          f"{ci_text(r, 'compounding_removed')} | {float(r['tail_level_share']):.0%} | "
                          f"{float(r['tail_flag_p']):.3f} | {'yes' if float(r['within_chance']) == 1 else 'no'} |")
         within = [r for r in rows if float(r["within_chance"]) == 1]
@@ -245,33 +247,6 @@ def tradeoff_table(folder: Path) -> str:
     return "\n".join([TRADEOFF[0], *lines, TRADEOFF[1]])
 
 
-def keep_other_datasets(text: str, markers: tuple[str, str], block: str, regenerated: set[str]) -> str:
-    """`block` with the current block's rows and notes of every dataset not in `regenerated` kept (in dataset
-    order): one dataset's runs regenerate its own lines without deleting the others'."""
-    start, end = text.index(markers[0]) + len(markers[0]), text.index(markers[1])
-    old = text[start:end].strip().splitlines()
-
-    def dataset(line: str) -> str | None:
-        """The dataset a table row ('| name |') or note ('- name,' / '- name:') belongs to."""
-        if line.startswith("| ") and not line.startswith("| dataset"):
-            return line[2:].split(" |")[0]
-        if line.startswith("- "):
-            return line[2:].split(",")[0].split(":")[0]
-        return None
-
-    new = block.splitlines()
-    body = new[1:-1]
-    head = [line for line in body if line.startswith("|") and dataset(line) is None]  # the header, the rule
-
-    def lines(prefix: str) -> list[str]:
-        """Rows ('| ') or notes ('- '): the kept datasets' old ones and the new ones, by dataset, stable."""
-        kept = [line for line in old if line.startswith(prefix) and dataset(line) not in regenerated | {None}]
-        mine = [line for line in body if line.startswith(prefix) and dataset(line) is not None]
-        return sorted(kept + mine, key=dataset)
-
-    return "\n".join([new[0], *head, *lines("| "), "", *lines("- "), new[-1]])
-
-
 def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
     """`text` with everything from the start marker to the end marker replaced by `block`."""
     start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
@@ -283,7 +258,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
     parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
-    parser.add_argument("--remedies", type=Path, help="a folder of `vision-collapse remedy` folders, one per dataset")
+    parser.add_argument("--remedies", type=Path, default=RESULTS / "remedies",
+                        help="a folder of `vision-collapse remedy` folders, one per study (default: the committed "
+                             "results/remedies)")
     parser.add_argument("--dit", type=Path, default=RESULTS / "dit-digits",
                         help="configs/dit-digits.yaml's `run --seeds` folder (its twin: FOLDER_perfect), or its kept "
                              "tables (scripts/keep_results.py); default: the committed results/dit-digits")
@@ -294,10 +271,8 @@ def main() -> None:
     text = replace_block(text, (columns.START, columns.END), columns.columns_tables())
     text = replace_block(text, (causes.START, causes.END), causes.causes_table())
     text = replace_block(text, (remedies.START, remedies.END), remedies.remedies_table())
-    if args.remedies:  # datasets without a remedies.csv (or dose.csv) there keep their lines
-        for markers, table, name in ((REMEDY_RESULTS, remedy_results, rf.REMEDIES), (DOSE_RESULTS, dose_results, rf.DOSE)):
-            found = {p.parent.name for p in args.remedies.glob("*/" + name)}
-            text = replace_block(text, markers, keep_other_datasets(text, markers, table(args.remedies), found))
+    text = replace_block(text, REMEDY_RESULTS, remedy_results(args.remedies))
+    text = replace_block(text, DOSE_RESULTS, dose_results(args.remedies))
     if args.survey:
         text = replace_block(text, DEFAULT, default_table(args.survey))
         text = replace_block(text, SURVEY, survey_table(args.survey))

@@ -29,6 +29,10 @@ def test_the_study_tables_are_regenerated_from_results_alone():
     assert len(list((tables.RESULTS / "recogniser").glob("*/judge.json"))) == 3
     assert _block(readme, tables.RECOGNISER) == tables.recogniser_table(tables.RESULTS / "recogniser"), stale
     assert _block(readme, tables.TRADEOFF) == tables.tradeoff_table(tables.RESULTS / "recogniser"), stale
+    remedies = tables.RESULTS / "remedies"
+    assert (remedies / "digits" / rf.DOSE).is_file()
+    assert _block(readme, tables.REMEDY_RESULTS) == tables.remedy_results(remedies), stale
+    assert _block(readme, tables.DOSE_RESULTS) == tables.dose_results(remedies), stale
 
 
 def test_keep_results_copies_the_tables_and_nothing_else(make_run, tmp_path):

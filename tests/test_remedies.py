@@ -434,18 +434,3 @@ def test_readme_remedy_table_is_generated_from_the_remedies():
     readme = Path("README.md").read_text()
     block = readme[readme.index(START): readme.index(END) + len(END)]
     assert block == remedies_table(), "README remedy table is stale: python -m vision_collapse.config.remedies"
-
-
-def test_readme_tables_regenerate_one_datasets_lines_and_keep_the_others():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("readme_tables", Path("scripts/readme_tables.py"))
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
-    markers = ("<!-- a -->", "<!-- b -->")
-    text = ("intro\n<!-- a -->\n| dataset | v |\n|---|---|\n| digits | 1 |\n| fashion | 2 |\n\n- digits: old.\n"
-            "- fashion, `x`: kept.\n<!-- b -->\nrest")
-    block = "<!-- a -->\n| dataset | v |\n|---|---|\n| digits | 9 |\n| digits | 8 |\n\n- digits: new.\n<!-- b -->"
-    assert tables.keep_other_datasets(text, markers, block, {"digits"}) == (
-        "<!-- a -->\n| dataset | v |\n|---|---|\n| digits | 9 |\n| digits | 8 |\n| fashion | 2 |\n\n- digits: new.\n"
-        "- fashion, `x`: kept.\n<!-- b -->")
