@@ -83,3 +83,24 @@ def test_the_default_runs_beside_its_perfect_twin_and_says_what_the_model_adds(t
     assert (f"head {head:+.3f} against the perfect generator's {twin_head:+.3f} ({head - twin_head:+.3f})"
             in printed), printed
     assert printed.count("# Verdict") == 2  # the model's verdict, then its twin's
+
+
+def test_the_perfect_generators_memorised_share_is_its_repeat_rate_by_construction():
+    """Over the committed DiT study's perfect twin (results/dit-digits_perfect, 5 seeds, conditional): a class
+    whose training set holds n draws with replacement from m held-out images has 1 - (1 - 1/m)^n of them among
+    its training images, so that share of fresh draws are exact copies. The measured memorised_share follows it:
+    the perfect generator's memorisation needs no baseline of its own."""
+    from pathlib import Path
+
+    folder = Path("results/dit-digits_perfect")
+    cfg = load_config(folder / "seed_0" / "config.yaml")
+    held_out = load_real_data(cfg.data, cfg.seed).perfect.class_counts()
+    measured, expected = [], []
+    for seed in rf.seed_dirs(folder):
+        for r in rows(seed / "metrics.csv"):
+            if r["generation"] != "0" and r["class_name"].isdigit() and int(r["train_count"]) > 0:
+                measured.append(float(r["memorised_share"]))
+                expected.append(1 - (1 - 1 / held_out[int(r["class_index"])]) ** int(r["train_count"]))
+    assert len(measured) > 150
+    assert np.mean(measured) == pytest.approx(np.mean(expected), abs=0.03)
+    assert np.corrcoef(measured, expected)[0, 1] > 0.9
