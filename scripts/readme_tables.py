@@ -23,9 +23,9 @@ from pathlib import Path
 
 from vision_collapse import run_folder as rf
 from vision_collapse.config import causes, doc, remedies
-from vision_collapse.loop.attribute import AS_CONFIGURED, PERFECT
 from vision_collapse.metrics import columns
 from vision_collapse.metrics.aggregate import ci_text
+from vision_collapse.studies.attribute import AS_CONFIGURED, PERFECT
 
 SEEDS = ("<!-- curated-seeds:start -->", "<!-- curated-seeds:end -->")
 ATTRIBUTION = ("<!-- curated-attribution:start -->", "<!-- curated-attribution:end -->")
@@ -87,7 +87,7 @@ def default_table(survey: Path) -> str:
     """The default's seeds, each against the perfect generator's same seed under the same pipeline: both changes,
     the four chance flags combined, and whether the seed is beyond both nulls (head up and tail down, flagged by
     the combined chance test, and beyond the perfect generator's change on both sides)."""
-    from vision_collapse.loop.arms import seed_changes
+    from vision_collapse.studies.arms import seed_changes
 
     mine, twin = survey.joinpath(*DEFAULT_ARM), survey.joinpath(*DEFAULT_TWIN)
     lines = ["| seed | head share, calibrated, gen 0 → 4 [level band at 4] | tail share, calibrated, gen 0 → 4 [level "
@@ -196,7 +196,7 @@ def chain_table(folder: Path, markers: tuple[str, str]) -> str:
     model.kind=real): per seed, the calibrated tail and head from generation 0 to the last, FID at the samples'
     labels and the unrecognisable share; then the model effect (the chain's change minus the perfect generator's,
     paired by seed) with its 95% interval."""
-    from vision_collapse.loop.arms import paired, seed_changes
+    from vision_collapse.studies.arms import paired, seed_changes
 
     twin = folder.with_name(folder.name + "_perfect")
     lines = ["| seed | tail share (calibrated) [last generation's level chance band] "

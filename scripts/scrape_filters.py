@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from vision_collapse import run_folder as rf
-from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, run_arms
-from vision_collapse.loop.launch import launch_from_args
-from vision_collapse.loop.multiseed import parse_seeds
 from vision_collapse.metrics.aggregate import ci_text
+from vision_collapse.studies.arms import Arm, add_arm_options, arm_table, run_arms
+from vision_collapse.studies.launch import launch_from_args
+from vision_collapse.studies.multiseed import parse_seeds
 
 ARMS = [
     Arm("none", ("loop.filter=none",), "none"),

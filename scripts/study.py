@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from keep_results import keep  # noqa: E402
 
 from vision_collapse.errors import UserError  # noqa: E402
-from vision_collapse.loop.multiseed import parse_seeds  # noqa: E402
-from vision_collapse.loop.remedy import remedy  # noqa: E402
+from vision_collapse.studies.multiseed import parse_seeds  # noqa: E402
+from vision_collapse.studies.remedy import remedy  # noqa: E402
 
 RESULTS = Path("results")
 

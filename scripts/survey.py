@@ -27,11 +27,11 @@ import yaml
 
 from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
-from vision_collapse.loop.arms import Arm, add_arm_options, arm_table, paired, run_arms, seed_changes
-from vision_collapse.loop.attribute import PERFECT_OVERRIDES
-from vision_collapse.loop.launch import launch_from_args
-from vision_collapse.loop.multiseed import parse_seeds
 from vision_collapse.metrics.aggregate import ci_text, mean_ci
+from vision_collapse.studies.arms import Arm, add_arm_options, arm_table, paired, run_arms, seed_changes
+from vision_collapse.studies.attribute import PERFECT_OVERRIDES
+from vision_collapse.studies.launch import launch_from_args
+from vision_collapse.studies.multiseed import parse_seeds
 
 UNCONDITIONAL = ("loop.label_source=none",)
 PIPELINE = ("loop.label_sampling=proportional", "loop.label_source=classifier", "loop.curation_choice=4")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vision_collapse.cli import main
-from vision_collapse.loop import launch as ln
+from vision_collapse.studies import launch as ln
 
 from helpers import FAST_GMM
 

@@ -18,8 +18,8 @@ from vision_collapse.config import load_config
 from vision_collapse.config.remedies import remedy_named
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop import correction as corr
-from vision_collapse.loop.arms import Arm, _job_command
 from vision_collapse.models.training import batch_generator, class_weights
+from vision_collapse.studies.arms import Arm, _job_command
 
 from helpers import FAST_GMM, rows
 
@@ -400,7 +400,7 @@ def test_each_remedy_mistake_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 def test_compounding_removed_is_the_share_of_the_drift_a_dose_takes_away(monkeypatch, tmp_path):
     """Made-up seeds: the untreated chain drifts from the reference; a dose halves each seed's drift."""
-    from vision_collapse.loop import remedy as rm
+    from vision_collapse.studies import remedy as rm
 
     reference = {0: 0.050, 1: 0.060, 2: 0.040}
     drift = {0: -0.030, 1: -0.020, 2: -0.040}

@@ -68,7 +68,7 @@ def test_an_unknown_study_or_part_is_one_line(tmp_path, capsys):
 def test_every_arm_of_every_study_loads_its_config():
     from vision_collapse.config import load_config
     from vision_collapse.config.remedies import why_not
-    from vision_collapse.loop.remedy import REFERENCE, chosen_remedies, dose_arms
+    from vision_collapse.studies.remedy import REFERENCE, chosen_remedies, dose_arms
 
     study = _study()
     for name, parts in study.STUDIES.items():

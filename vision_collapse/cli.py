@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vision_collapse.errors import UserError
-from vision_collapse.loop.launch import add_launch_options, launch_from_args
+from vision_collapse.studies.launch import add_launch_options, launch_from_args
 
 DEFAULT_CONFIG = Path("configs/quick.yaml")
 
@@ -120,7 +120,7 @@ def _relaunch(processes: int, argv: list[str]) -> int:
     """Run this same command as `processes` DDP processes under accelerate launch (train.processes)."""
     import subprocess
 
-    from vision_collapse.loop.launch import accelerate_command
+    from vision_collapse.studies.launch import accelerate_command
 
     command, env = accelerate_command(processes, argv)
     _say(f"train.processes={processes}: starting {processes} processes under accelerate launch")
@@ -132,7 +132,7 @@ def _seeds_as_jobs(config_path: Path | None, overrides: list[str], seeds: list[i
     """`run --seeds` with a launcher: each seed one job of the arm runner (OUT/seed_<s>/), then the aggregate's
     plots; the same folder run_seeds makes."""
     from vision_collapse import run_folder as rf
-    from vision_collapse.loop.arms import Arm, run_arms
+    from vision_collapse.studies.arms import Arm, run_arms
     from vision_collapse.viz.plots import draw_plots
 
     if force:
@@ -175,7 +175,7 @@ def cmd_run(args) -> int:
     from vision_collapse.viz.render import render_generation
 
     if args.seeds is not None:
-        from vision_collapse.loop.multiseed import parse_seeds, run_seeds
+        from vision_collapse.studies.multiseed import parse_seeds, run_seeds
 
         launch = launch_from_args(args)
         if launch.launcher == "submitit" or launch.jobs > 1 or len(launch.gpus) > 1:
@@ -190,14 +190,14 @@ def cmd_run(args) -> int:
 
     twin_cfg = None
     if args.perfect_twin:  # checked before the model's run starts, so a config without held-out images fails at once
-        from vision_collapse.loop.attribute import perfect_twin_config
+        from vision_collapse.studies.attribute import perfect_twin_config
 
         twin_cfg = perfect_twin_config(config_path, overrides)
     run = run_experiment(cfg, out, force=args.force, after_generation=render_generation, name=name)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
     if twin_cfg is not None:
-        from vision_collapse.loop.arms import model_effect, seed_changes
+        from vision_collapse.studies.arms import model_effect, seed_changes
 
         twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
                               after_generation=render_generation, name=f"{name} (perfect generator)")
@@ -225,9 +225,9 @@ def _say_verdict(run: Path) -> None:
 def cmd_attribute(args) -> int:
     """vision-collapse attribute CONFIG [KEY=VALUE ...] [--seeds 0-4] [--out DIR] [--jobs N]."""
     from vision_collapse import run_folder as rf
-    from vision_collapse.loop.attribute import attribute
-    from vision_collapse.loop.multiseed import parse_seeds
     from vision_collapse.metrics.aggregate import ci_text
+    from vision_collapse.studies.attribute import attribute
+    from vision_collapse.studies.multiseed import parse_seeds
     from vision_collapse.viz.attribution import plot_attribution
 
     config_path, overrides = _split_items(args.items)
@@ -251,9 +251,9 @@ def cmd_attribute(args) -> int:
 def cmd_remedy(args) -> int:
     """vision-collapse remedy CONFIG [KEY=VALUE ...] [--seeds 0-4] [--only NAME,...] [--dose KEY=V1,...]."""
     from vision_collapse import run_folder as rf
-    from vision_collapse.loop.multiseed import parse_seeds
-    from vision_collapse.loop.remedy import remedy
     from vision_collapse.metrics.aggregate import ci_text
+    from vision_collapse.studies.multiseed import parse_seeds
+    from vision_collapse.studies.remedy import remedy
     from vision_collapse.viz.attribution import plot_attribution
     from vision_collapse.viz.dose import plot_dose
 

@@ -16,8 +16,8 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.config.remedies import REMEDIES, Remedy, remedy_named, why_not
 from vision_collapse.errors import UserError
-from vision_collapse.loop.arms import Arm, arm_table, run_arms, seed_changes
 from vision_collapse.metrics.aggregate import mean_ci
+from vision_collapse.studies.arms import Arm, arm_table, run_arms, seed_changes
 
 UNTREATED = "untreated"
 FLAG_RATE = 0.05  # each seed's chance flag fires this often under the null
@@ -182,7 +182,7 @@ def remedy(
     overrides: list[str],
     seeds: list[int],
     out: Path,  # OUT/<arm>/seed_<s>/ per run, OUT/remedies.csv (or OUT/dose.csv)
-    launch,  # a loop.launch.Launch, or an int: that many local processes at once
+    launch,  # a studies.launch.Launch, or an int: that many local processes at once
     only: str | None = None,  # comma-separated remedy names; None: every remedy
     dose: str | None = None,  # KEY=V1,V2,...: one arm per value instead of one per remedy
     log: Callable[[str], None] = print,

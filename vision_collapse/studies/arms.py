@@ -17,9 +17,9 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.errors import UserError
-from vision_collapse.loop.launch import Job, Launch, add_launch_options, run_jobs
-from vision_collapse.loop.multiseed import write_aggregate
 from vision_collapse.metrics.aggregate import mean_ci
+from vision_collapse.studies.launch import Job, Launch, add_launch_options, run_jobs
+from vision_collapse.studies.multiseed import write_aggregate
 
 
 @dataclass(frozen=True)

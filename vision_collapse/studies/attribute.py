@@ -11,7 +11,7 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig, load_config
 from vision_collapse.config.causes import active_causes
 from vision_collapse.errors import UserError
-from vision_collapse.loop.arms import Arm, arm_table, run_arms
+from vision_collapse.studies.arms import Arm, arm_table, run_arms
 
 AS_CONFIGURED = "as_configured"  # the arm with every cause of the config on
 PERFECT = "perfect_generator"  # the config's pipeline with held-out real images in place of samples
@@ -52,7 +52,7 @@ def attribute(
     overrides: list[str],
     seeds: list[int],
     out: Path,  # OUT/<arm>/seed_<s>/ per run, OUT/attribution.csv
-    launch,  # a loop.launch.Launch, or an int: that many local processes at once
+    launch,  # a studies.launch.Launch, or an int: that many local processes at once
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Run (or resume) every arm over `seeds` and write OUT/attribution.csv; returns its rows."""
