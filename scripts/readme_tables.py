@@ -137,7 +137,8 @@ def attribution_table(folder: Path) -> str:
             f"| {r['label']} | {ci_text(r, 'head_change')} | {ci_text(r, 'tail_change')} | {ci_text(r, 'extinct_change')} | "
             f"{float(r['head_up_tail_down_share']):.0%} | {float(r['head_level_share']):.0%} / "
             f"{float(r['head_compounding_share']):.0%} | {float(r['tail_level_share']):.0%} / "
-            f"{float(r['tail_compounding_share']):.0%} | {ci_text(r, 'head_effect')}, {ci_text(r, 'tail_effect')} | "
+            f"{float(r['tail_compounding_share']):.0%} | {ci_text(r, 'head_change_as_configured_minus_arm')}, "
+            f"{ci_text(r, 'tail_change_as_configured_minus_arm')} | "
             f"{ci_text(r, 'model_effect_head')}, {ci_text(r, 'model_effect_tail')} |")
     return "\n".join([ATTRIBUTION[0], *lines, ATTRIBUTION[1]])
 
@@ -158,7 +159,8 @@ def remedy_results(folder: Path) -> str:
                 skipped.append(f"- {table.parent.name}, `{r['arm']}`: skipped, {r['skipped']}.")
                 continue
             lines.append(f"| {table.parent.name} | {r['arm']} | {r['seeds']} | {ci_text(r, 'tail_change')} | "
-                         f"{ci_text(r, 'tail_effect')} | {ci_text(r, 'head_change')} | {ci_text(r, 'head_effect')} | "
+                         f"{ci_text(r, 'tail_change_arm_minus_untreated')} | {ci_text(r, 'head_change')} | "
+                         f"{ci_text(r, 'head_change_arm_minus_untreated')} | "
                          f"{float(r['head_last']):.3f}, {float(r['tail_last']):.3f} "
                          f"({float(r.get('head_real', 'nan')):.3f}, {float(r.get('tail_real', 'nan')):.3f}) | "
                          f"{ci_text(r, 'tail_share_reference')} | {ci_text(r, 'compounding_removed')} | "

@@ -21,7 +21,7 @@ import numpy as np
 
 from vision_collapse import run_folder as rf
 from vision_collapse.metrics.aggregate import ci_text
-from vision_collapse.studies.arms import Arm, add_arm_options, arm_table, run_arms
+from vision_collapse.studies.arms import ARM, Arm, add_arm_options, arm_table, difference_column, run_arms
 from vision_collapse.studies.launch import launch_from_args
 from vision_collapse.studies.multiseed import parse_seeds
 
@@ -51,10 +51,7 @@ def web_means(folder: Path, seeds: list[int]) -> dict[str, float]:
 
 def against_oracle(row: dict) -> str:
     """This arm's head change minus the oracle's, seed by seed, with its interval ('–' for the oracle)."""
-    if not np.isfinite(row["head_effect"]):
-        return "–"
-    # arm_table's effect is the reference's change minus this arm's; the sign is turned to read "this arm adds".
-    return f"{-row['head_effect']:+.3f} [{-row['head_effect_high']:+.3f}, {-row['head_effect_low']:+.3f}]"
+    return ci_text(row, difference_column("head", (ARM, "oracle")))
 
 
 def markdown(rows: list[dict], web: dict[str, dict], command: str) -> str:
@@ -84,7 +81,7 @@ def main() -> None:
     seeds = parse_seeds(args.seeds)
     if not args.tables_only:
         run_arms(args.config, [], ARMS, seeds, args.out, launch_from_args(args))
-    rows = arm_table(args.out, ARMS, seeds, "oracle")
+    rows = arm_table(args.out, ARMS, seeds, (ARM, "oracle"))
     web = {arm.name: web_means(args.out / arm.name, seeds) for arm in ARMS}
     text = markdown(rows, web, f"python scripts/scrape_filters.py --seeds {args.seeds}")
     print(text)

@@ -117,7 +117,7 @@ def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: 
                for a, _ in chosen[PERFECT]}
     rows = []
     for model in [m for m in MODELS if m in models]:
-        table = arm_table(out / dataset / model, [a for a, _ in chosen[model]], seeds, "")
+        table = arm_table(out / dataset / model, [a for a, _ in chosen[model]], seeds)
         for row, (arm, twin) in zip(table, chosen[model]):
             mine = {s: seed_changes(rf.seed_dir(out / dataset / model / arm.name, s)) for s in seeds}
             for key in ("head", "tail"):

@@ -233,7 +233,7 @@ def test_attribute_runs_each_cause_off_and_resumes(tmp_path, capsys):
         assert float(row["head_change_low"]) == pytest.approx(ci["ci_low"])
         if arm not in ("as_configured", "perfect_generator"):
             paired = [change("as_configured", s, "head_share_calibrated") - h for s, h in zip((0, 1), heads)]
-            assert float(row["head_effect"]) == pytest.approx(np.mean(paired))
+            assert float(row["head_change_as_configured_minus_arm"]) == pytest.approx(np.mean(paired))
         if arm != "perfect_generator":  # what the model adds: this arm's change beyond the perfect generator's
             for side in ("head", "tail"):
                 paired = [change(arm, s, f"{side}_share_calibrated") - change("perfect_generator", s,

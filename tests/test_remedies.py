@@ -272,9 +272,10 @@ def test_a_tiny_remedy_run_gives_paired_effects_costs_and_resumes(remedy_folder,
             diffs = [m - _change(out / "untreated" / f"seed_{s}", key) for s, m in zip((0, 1), mine)]
             half = stats.t.ppf(0.975, 1) * np.std(diffs, ddof=1) / np.sqrt(2)
             assert float(row[f"{side}_change"]) == pytest.approx(np.mean(mine), abs=1e-6)
-            assert float(row[f"{side}_effect"]) == pytest.approx(np.mean(diffs), abs=1e-6)
-            assert float(row[f"{side}_effect_low"]) == pytest.approx(np.mean(diffs) - half, abs=1e-6)
-            assert float(row[f"{side}_effect_high"]) == pytest.approx(np.mean(diffs) + half, abs=1e-6)
+            gave = f"{side}_change_arm_minus_untreated"  # the column says which change is subtracted from which
+            assert float(row[gave]) == pytest.approx(np.mean(diffs), abs=1e-6)
+            assert float(row[f"{gave}_low"]) == pytest.approx(np.mean(diffs) - half, abs=1e-6)
+            assert float(row[f"{gave}_high"]) == pytest.approx(np.mean(diffs) + half, abs=1e-6)
         real = [np.mean([float(r["real_fraction"]) * float(r["train_size"])
                          for r in rows(out / arm / f"seed_{s}" / "summary.csv")[1:]]) for s in (0, 1)]
         assert float(row["real_per_generation"]) == pytest.approx(np.mean(real), rel=1e-6)

@@ -274,8 +274,8 @@ def cmd_remedy(args) -> int:
     ran = [r for r in rows if not r["skipped"]]
     plot_attribution(ran, out / rf.REMEDIES_PLOT, "What each remedy leaves: the untreated config, then each remedy on")
     for r in ran:
-        gave = "" if r["arm"] == "untreated" else (f"  gave back: tail {ci_text(r, 'tail_effect')}, "
-                                                   f"head {ci_text(r, 'head_effect')}")
+        gave = "" if r["arm"] == "untreated" else (f"  gave back: tail {ci_text(r, 'tail_change_arm_minus_untreated')}, "
+                                                   f"head {ci_text(r, 'head_change_arm_minus_untreated')}")
         print(f"{r['label']:50} head {ci_text(r, 'head_change')}  tail {ci_text(r, 'tail_change')}{gave}  "
               f"real/gen {float(r['real_per_generation']):.0f}  {float(r['wall_seconds']):.0f}s")
     print(f"wrote {out / rf.REMEDIES}, {out / rf.REMEDIES_PLOT}")

@@ -85,6 +85,15 @@ def run_arms(
                         "to resume")
 
 
+ARM = "arm"  # in arm_table's `minus`: the row's own arm
+
+
+def difference_column(key: str, minus: tuple[str, str]) -> str:
+    """The arm table's column of the paired difference `minus` (minuend, subtrahend; ARM is the row's own arm) of
+    the change of `key`: e.g. tail_change_arm_minus_untreated, head_change_as_configured_minus_arm."""
+    return f"{key}_change_{minus[0]}_minus_{minus[1]}"
+
+
 FLAGS = ("head_level", "tail_level", "head_compounding", "tail_compounding")  # per-seed flags, shared across seeds
 
 
@@ -146,14 +155,12 @@ def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
     return paired(changes.get(minuend, {}), changes.get(subtrahend, {}), key)
 
 
-def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perfect: str = "",
-              added: bool = False) -> list[dict]:
+def arm_table(out: Path, arms: list[Arm], seeds: list[int], minus: tuple[str, str] | None = None,
+              perfect: str = "") -> list[dict]:
     """One row per arm: mean change and 95% CI of head, tail and extinction across seeds (and the last
-    generation's head and tail shares), the share of seeds
-    with head up and tail down and of seeds flagged, (paired by seed) the difference from the `reference` arm
-    (reference - arm: what switching this arm's cause off took away; with `added`, arm - reference: what this
-    arm's change gave back) and, given a `perfect` arm, the difference from it (what the model adds beyond the
-    pipeline)."""
+    generation's head and tail shares), the share of seeds with head up and tail down and of seeds flagged,
+    given `minus` the paired (seed by seed) difference of two changes, and given a `perfect` arm the difference
+    from it (what the model adds beyond the pipeline)."""
     changes = {arm.name: {s: seed_changes(rf.seed_dir(Path(out) / arm.name, s)) for s in seeds} for arm in arms}
     rows = []
     for arm in arms:
@@ -173,10 +180,11 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], reference: str, perf
             row[f"{key}_share"] = float(np.mean(values)) if values else float("nan")
         none = {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         for key in ("head", "tail"):
-            pair = (arm.name, reference) if added else (reference, arm.name)
-            ci = _paired(changes, *pair, key) if arm.name not in (reference, perfect) else none
-            row.update({f"{key}_effect": ci["mean"], f"{key}_effect_low": ci["ci_low"],
-                        f"{key}_effect_high": ci["ci_high"]})
+            if minus:  # named by what is subtracted from what: readers need no sign convention
+                pair = [arm.name if side == ARM else side for side in minus]
+                ci = _paired(changes, *pair, key) if arm.name not in (*minus, perfect) else none
+                column = difference_column(key, minus)
+                row.update({column: ci["mean"], f"{column}_low": ci["ci_low"], f"{column}_high": ci["ci_high"]})
             if perfect:  # what the model adds: this arm's change beyond the perfect generator's, paired by seed
                 ci = model_effect(changes[arm.name], changes.get(perfect, {}), key) if arm.name != perfect else none
                 row.update({f"model_effect_{key}": ci["mean"], f"model_effect_{key}_low": ci["ci_low"],

@@ -11,9 +11,10 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig, load_config
 from vision_collapse.config.causes import active_causes
 from vision_collapse.errors import UserError
-from vision_collapse.studies.arms import Arm, arm_table, run_arms
+from vision_collapse.studies.arms import ARM, Arm, arm_table, run_arms
 
 AS_CONFIGURED = "as_configured"  # the arm with every cause of the config on
+TOOK = (AS_CONFIGURED, ARM)  # attribution.csv: the full config's change minus each arm's (what switching it off took)
 PERFECT = "perfect_generator"  # the config's pipeline with held-out real images in place of samples
 PERFECT_OVERRIDES = ("model.kind=real", "model.guidance_scale=1", "model.temperature=1", "loop.init=scratch")
 PERFECT_FRACTION = 0.2  # held out for the perfect generator when the config holds out nothing
@@ -61,6 +62,6 @@ def attribute(
     if out.is_dir() and rf.is_run(out):
         raise UserError(f"--out {str(out)!r} holds a run; choose a new folder for the attribution")
     run_arms(config, shared_overrides(config, overrides, log), arms, seeds, out, launch, log)
-    rows = arm_table(out, arms, seeds, AS_CONFIGURED, PERFECT)
+    rows = arm_table(out, arms, seeds, TOOK, PERFECT)
     rf.write_csv(out / rf.ATTRIBUTION, rows)
     return rows

@@ -17,9 +17,10 @@ from vision_collapse.config import load_config
 from vision_collapse.config.remedies import REMEDIES, Remedy, remedy_named, why_not
 from vision_collapse.errors import UserError
 from vision_collapse.metrics.aggregate import mean_ci
-from vision_collapse.studies.arms import Arm, arm_table, run_arms, seed_changes
+from vision_collapse.studies.arms import ARM, Arm, arm_table, run_arms, seed_changes
 
 UNTREATED = "untreated"
+GAVE_BACK = (ARM, UNTREATED)  # remedies.csv: each arm's change minus the untreated arm's (what the remedy gave back)
 FLAG_RATE = 0.05  # each seed's chance flag fires this often under the null
 # The no-recursion level: the same model and sampler trained every generation on fresh real images only (at the
 # chain's training-set size, with its label sampling). A sampler's bias (temperature, guidance) acts afresh each
@@ -167,7 +168,7 @@ def dose_table(out: Path, arms: list[Arm], seeds: list[int], key: str) -> list[d
     the share of seeds whose tail is beyond the level chance chain, and how likely that many flags are under
     the null (above 0.05: the tail is within chance of the real subset)."""
     rows = []
-    for arm, row in zip(arms, arm_table(out, arms, seeds, arms[0].name)):
+    for arm, row in zip(arms, arm_table(out, arms, seeds)):
         p = flag_p(float(row["tail_level_share"]), int(row["seeds"]))
         rows.append({"key": key, "dose": arm.overrides[-1].partition("=")[2], "arm": arm.name, "label": arm.label,
                      "seeds": row["seeds"],
@@ -211,7 +212,7 @@ def remedy(
     arms = remedy_arms(remedies, reasons, log)
     if run:
         run_arms(config, overrides, arms, seeds, out, launch, log)
-    rows = with_costs(arm_table(out, arms, seeds, UNTREATED, added=True), out, arms, seeds)
+    rows = with_costs(arm_table(out, arms, seeds, GAVE_BACK), out, arms, seeds)
     rows = with_reference(rows, out, arms, seeds, UNTREATED)
     rows = [{**r, "skipped": ""} for r in rows]
     empty = dict.fromkeys(rows[0], float("nan"))  # a skipped remedy's row: its reason, no numbers

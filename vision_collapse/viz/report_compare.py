@@ -83,7 +83,8 @@ def attribution_page(folder: Path) -> str:
              *(f"{float(r[side + '_level_share']):.0%} / {float(r[side + '_compounding_share']):.0%}"
                for side in ("head", "tail")),
              *(ci_text(r, key) if key in r else "–"
-               for key in ("head_effect", "tail_effect", "model_effect_head", "model_effect_tail"))] for r in rows]
+               for key in ("head_change_as_configured_minus_arm", "tail_change_as_configured_minus_arm", "model_effect_head",
+                           "model_effect_tail"))] for r in rows]
     parts = [section("verdict", "Attribution",
                      "<p>The config as it is, the same config with one cause switched off per arm, and its pipeline "
                      "through a perfect generator. Changes are calibrated shares from generation 0 to the last, mean "

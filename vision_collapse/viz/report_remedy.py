@@ -27,7 +27,7 @@ def _remedy_section(rows: list[dict]) -> str:
         if r["skipped"]:
             body.append([r["arm"], "0", f"skipped: {r['skipped']}"] + [""] * (len(header) - 3))
             continue
-        effect = [ci_text(r, k) for k in ("tail_effect", "head_effect")]
+        effect = [ci_text(r, k) for k in ("tail_change_arm_minus_untreated", "head_change_arm_minus_untreated")]
         body.append([r["label"], r["seeds"], ci_text(r, "head_change"), ci_text(r, "tail_change"),
                      ci_text(r, "extinct_change"),
                      f"{float(r['tail_level_share']):.0%} / {float(r['tail_compounding_share']):.0%}",
