@@ -24,7 +24,7 @@ from pathlib import Path
 from vision_collapse import run_folder as rf
 from vision_collapse.config import causes, doc, remedies
 from vision_collapse.metrics import columns
-from vision_collapse.metrics.aggregate import ci_text
+from vision_collapse.metrics.aggregate import ci_columns, ci_text, paired, seed_changes
 from vision_collapse.studies.attribute import AS_CONFIGURED, PERFECT
 
 SEEDS = ("<!-- curated-seeds:start -->", "<!-- curated-seeds:end -->")
@@ -87,8 +87,6 @@ def default_table(survey: Path) -> str:
     """The default's seeds, each against the perfect generator's same seed under the same pipeline: both changes,
     the four chance flags combined, and whether the seed is beyond both nulls (head up and tail down, flagged by
     the combined chance test, and beyond the perfect generator's change on both sides)."""
-    from vision_collapse.studies.arms import seed_changes
-
     mine, twin = survey.joinpath(*DEFAULT_ARM), survey.joinpath(*DEFAULT_TWIN)
     lines = ["| seed | head share, calibrated, gen 0 → 4 [level band at 4] | tail share, calibrated, gen 0 → 4 [level "
              "band at 4] | extinct (judge), gen 0 → 4 | perfect generator: head, tail change | model effect: head, "
@@ -198,8 +196,6 @@ def chain_table(folder: Path, markers: tuple[str, str]) -> str:
     model.kind=real): per seed, the calibrated tail and head from generation 0 to the last, FID at the samples'
     labels and the unrecognisable share; then the model effect (the chain's change minus the perfect generator's,
     paired by seed) with its 95% interval."""
-    from vision_collapse.studies.arms import paired, seed_changes
-
     twin = folder.with_name(folder.name + "_perfect")
     lines = ["| seed | tail share (calibrated) [last generation's level chance band] "
              "| head share (calibrated) [band] | FID at the samples' labels | unrecognisable, "
@@ -219,7 +215,7 @@ def chain_table(folder: Path, markers: tuple[str, str]) -> str:
                      f"{float(a['fid_at_labels']):.1f} → {float(b['fid_at_labels']):.1f} | "
                      f"{float(b['unrecognisable_share']):.2f} | {other} |")
     effect = {side: paired(mine, perfect, side) for side in ("tail", "head")}
-    text = ", ".join(f"{side} {e['mean']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]" for side, e in effect.items())
+    text = ", ".join(f"{side} {ci_text(ci_columns(side, e), side)}" for side, e in effect.items())
     lines += ["", f"- model effect (the chain's change from generation 0 to the last minus the perfect generator's, "
                   f"paired over {effect['tail']['seeds']} seeds, mean [95% interval]): {text}."]
     return "\n".join([markers[0], *lines, markers[1]])

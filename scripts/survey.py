@@ -27,8 +27,8 @@ import yaml
 
 from vision_collapse import run_folder as rf
 from vision_collapse.errors import UserError
-from vision_collapse.metrics.aggregate import ci_text, mean_ci
-from vision_collapse.studies.arms import Arm, add_arm_options, arm_table, paired, run_arms, seed_changes
+from vision_collapse.metrics.aggregate import ci_columns, ci_text, mean_ci, paired, seed_changes
+from vision_collapse.studies.arms import Arm, add_arm_options, arm_table, run_arms
 from vision_collapse.studies.attribute import PERFECT_OVERRIDES
 from vision_collapse.studies.launch import launch_from_args
 from vision_collapse.studies.multiseed import parse_seeds
@@ -123,8 +123,7 @@ def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: 
             for key in ("head", "tail"):
                 ci = paired(mine, perfect[twin], key) if twin else {"mean": float("nan"), "ci_low": float("nan"),
                                                                      "ci_high": float("nan")}
-                row.update({f"model_effect_{key}": ci["mean"], f"model_effect_{key}_low": ci["ci_low"],
-                            f"model_effect_{key}_high": ci["ci_high"]})
+                row.update(ci_columns(f"model_effect_{key}", ci))
             rows.append({"model": model, "twin": twin, **row})
     return rows
 
@@ -214,10 +213,7 @@ def quality_markdown(out: Path, models: list[str], seeds: list[int]) -> str:
                 continue
 
             def cell(key: str, digits: int) -> str:
-                c = q[key]
-                if not np.isfinite(c["mean"]):
-                    return "–"
-                return f"{c['mean']:.{digits}f} [{c['ci_low']:.{digits}f}, {c['ci_high']:.{digits}f}]"
+                return ci_text(ci_columns(key, q[key]), key, sign="", digits=digits)
 
             lines.append(f"| {MODELS[model].label} | {arm} | {q['fid_at_labels']['seeds']} | {cell('fid_at_labels', 1)} "
                          f"| {cell('fid_at_labels_floor_p95', 1)} | {cell('label_fidelity', 3)} | "

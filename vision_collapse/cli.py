@@ -197,7 +197,7 @@ def cmd_run(args) -> int:
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
     if twin_cfg is not None:
-        from vision_collapse.studies.arms import model_effect, seed_changes
+        from vision_collapse.metrics.aggregate import model_effect, seed_changes
 
         twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
                               after_generation=render_generation, name=f"{name} (perfect generator)")

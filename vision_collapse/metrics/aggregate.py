@@ -1,6 +1,10 @@
-"""Across seeds: the mean and a 95% Student-t interval of every metric, per generation and class."""
+"""Statistics over seeds, written once: each seed's change from generation 0 to its last, paired differences
+(model effects among them), the mean and 95% Student-t interval of a value and of every metric per generation
+and class, and the one way an interval is shown."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -21,14 +25,20 @@ def mean_ci(values, level: float = 0.95) -> dict:
     return {"seeds": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
-def ci_text(row: dict, key: str, sign: str = "+") -> str:
+def ci_columns(key: str, ci: dict) -> dict:
+    """A `mean_ci` result as a table's three columns: KEY (the mean), KEY_low and KEY_high."""
+    return {key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]}
+
+
+def ci_text(row: dict, key: str, sign: str = "+", digits: int = 3) -> str:
     """'mean [low, high]' of a row's column and its 95% interval (the columns KEY, KEY_low, KEY_high, as numbers
-    or CSV strings) at 3 decimals, signed unless sign=''; '–' where the column is absent or NaN (a table written
-    before it existed). The one way every table and console line shows an interval."""
+    or CSV strings) at `digits` decimals, signed unless sign=''; '–' where the column is absent or NaN (a table
+    written before it existed). The one way every table and console line shows an interval."""
     value = row.get(key, "")
     if value in ("", "nan") or value != value:
         return "–"
-    return f"{float(value):{sign}.3f} [{float(row[key + '_low']):{sign}.3f}, {float(row[key + '_high']):{sign}.3f}]"
+    f = f"{sign}.{digits}f"
+    return f"{float(value):{f}} [{float(row[key + '_low']):{f}}, {float(row[key + '_high']):{f}}]"
 
 
 def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[dict]]) -> list[dict]:
@@ -53,3 +63,59 @@ def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[di
         {"generation": g, "class_index": c, "class_name": name, "metric": metric, **mean_ci(values)}
         for (g, c, name, metric), values in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3]))
     ]
+
+
+FLAGS = ("head_level", "tail_level", "head_compounding", "tail_compounding")  # per-seed flags, shared across seeds
+
+
+def seed_changes(run: Path) -> dict | None:
+    """One finished seed's change from generation 0 to its last generation: calibrated head and tail shares,
+    classes extinct by the judge, and the last generation's chance flags: head and tail against the level and
+    compounding chains, and the four combined."""
+    rows = rf.read_table(run / rf.SUMMARY)
+    if not (run / rf.DONE).is_file() or not rows:
+        return None
+    first, last = rows[0], rows[-1]
+
+    def change(key: str) -> float:
+        return float(last[key]) - float(first[key])
+
+    head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
+    return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
+            **rarest_toward_head(run, int(last["generation"])),
+            "head_absorption": float(last.get("head_absorption", "nan")),
+            "unrecognisable_last": float(last["unrecognisable_share"]),  # shares are NaN when too few are recognised
+            "toward_mean": float(last.get("toward_head", "nan")),  # over the non-head classes with enough samples
+            "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
+            "tail_all_last": float(last.get("tail_share_all", "nan")),  # over every sample, junk included
+            "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
+            **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
+               for k, flag in (("level", "beyond_chance"), ("compounding", "beyond_compounding"))},
+            "beyond_chance": float(last["any_beyond_chance"])}  # the four tests combined, of size 5%
+
+
+def rarest_toward_head(run: Path, generation: int) -> dict:
+    """`toward_head` of the class rarest in the real subset at `generation`, and whether it lies above its floor's
+    p95 (NaN when the run predates the column or the class has too few samples)."""
+    rows = [r for r in rf.read_table(run / rf.METRICS) if int(r["class_index"]) >= 0]
+    first = [r for r in rows if int(r["generation"]) == 0]
+    if not first or "toward_head" not in first[0]:
+        return {"toward_rarest": float("nan"), "toward_rarest_beyond": float("nan")}
+    rarest = min(first, key=lambda r: (float(r["train_count"]), -int(r["class_index"])))["class_index"]
+    row = next(r for r in rows if int(r["generation"]) == generation and r["class_index"] == rarest)
+    value, p95 = float(row["toward_head"]), float(row["toward_head_floor_p95"])
+    return {"toward_rarest": value,
+            "toward_rarest_beyond": float(value > p95) if np.isfinite(value) and np.isfinite(p95) else float("nan")}
+
+
+def paired(minuend: dict, subtrahend: dict, key: str) -> dict:
+    """Mean and 95% CI over seeds of minuend[s][key] - subtrahend[s][key] (seed -> seed_changes), over the seeds
+    both finished."""
+    return mean_ci([minuend[s][key] - subtrahend[s][key] for s in minuend
+                    if minuend[s] is not None and subtrahend.get(s) is not None])
+
+
+def model_effect(model: dict, perfect: dict, key: str) -> dict:
+    """What the model adds: its change of `key` beyond the perfect generator's through the same pipeline, paired by
+    seed (seed -> seed_changes for each), with its 95% interval."""
+    return paired(model, perfect, key)

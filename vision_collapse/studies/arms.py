@@ -17,7 +17,7 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.errors import UserError
-from vision_collapse.metrics.aggregate import mean_ci
+from vision_collapse.metrics.aggregate import FLAGS, ci_columns, mean_ci, model_effect, paired, seed_changes
 from vision_collapse.studies.launch import Job, Launch, add_launch_options, run_jobs
 from vision_collapse.studies.multiseed import write_aggregate
 
@@ -94,62 +94,6 @@ def difference_column(key: str, minus: tuple[str, str]) -> str:
     return f"{key}_change_{minus[0]}_minus_{minus[1]}"
 
 
-FLAGS = ("head_level", "tail_level", "head_compounding", "tail_compounding")  # per-seed flags, shared across seeds
-
-
-def seed_changes(run: Path) -> dict | None:
-    """One finished seed's change from generation 0 to its last generation: calibrated head and tail shares,
-    classes extinct by the judge, and the last generation's chance flags: head and tail against the level and
-    compounding chains, and the four combined."""
-    rows = rf.read_table(run / rf.SUMMARY)
-    if not (run / rf.DONE).is_file() or not rows:
-        return None
-    first, last = rows[0], rows[-1]
-
-    def change(key: str) -> float:
-        return float(last[key]) - float(first[key])
-
-    head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
-    return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
-            **rarest_toward_head(run, int(last["generation"])),
-            "head_absorption": float(last.get("head_absorption", "nan")),
-            "unrecognisable_last": float(last["unrecognisable_share"]),  # shares are NaN when too few are recognised
-            "toward_mean": float(last.get("toward_head", "nan")),  # over the non-head classes with enough samples
-            "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
-            "tail_all_last": float(last.get("tail_share_all", "nan")),  # over every sample, junk included
-            "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
-            **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
-               for k, flag in (("level", "beyond_chance"), ("compounding", "beyond_compounding"))},
-            "beyond_chance": float(last["any_beyond_chance"])}  # the four tests combined, of size 5%
-
-
-def rarest_toward_head(run: Path, generation: int) -> dict:
-    """`toward_head` of the class rarest in the real subset at `generation`, and whether it lies above its floor's
-    p95 (NaN when the run predates the column or the class has too few samples)."""
-    rows = [r for r in rf.read_table(run / rf.METRICS) if int(r["class_index"]) >= 0]
-    first = [r for r in rows if int(r["generation"]) == 0]
-    if not first or "toward_head" not in first[0]:
-        return {"toward_rarest": float("nan"), "toward_rarest_beyond": float("nan")}
-    rarest = min(first, key=lambda r: (float(r["train_count"]), -int(r["class_index"])))["class_index"]
-    row = next(r for r in rows if int(r["generation"]) == generation and r["class_index"] == rarest)
-    value, p95 = float(row["toward_head"]), float(row["toward_head_floor_p95"])
-    return {"toward_rarest": value,
-            "toward_rarest_beyond": float(value > p95) if np.isfinite(value) and np.isfinite(p95) else float("nan")}
-
-
-def paired(minuend: dict, subtrahend: dict, key: str) -> dict:
-    """Mean and 95% CI over seeds of minuend[s][key] - subtrahend[s][key] (seed -> seed_changes), over the seeds
-    both finished."""
-    return mean_ci([minuend[s][key] - subtrahend[s][key] for s in minuend
-                    if minuend[s] is not None and subtrahend.get(s) is not None])
-
-
-def model_effect(model: dict, perfect: dict, key: str) -> dict:
-    """What the model adds: its change of `key` beyond the perfect generator's through the same pipeline, paired by
-    seed (seed -> seed_changes for each), with its 95% interval."""
-    return paired(model, perfect, key)
-
-
 def _paired(changes: dict, minuend: str, subtrahend: str, key: str) -> dict:
     """`paired` of two arms of `changes` (arm -> seed -> seed_changes)."""
     return paired(changes.get(minuend, {}), changes.get(subtrahend, {}), key)
@@ -168,13 +112,10 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], minus: tuple[str, st
         row = {"arm": arm.name, "label": arm.label or arm.name, "overrides": " ".join(arm.overrides),
                "seeds": len(mine)}
         for key in ("head", "tail", "extinct"):
-            ci = mean_ci([c[key] for c in mine.values()])
-            row.update({f"{key}_change": ci["mean"], f"{key}_change_low": ci["ci_low"],
-                        f"{key}_change_high": ci["ci_high"]})
+            row.update(ci_columns(f"{key}_change", mean_ci([c[key] for c in mine.values()])))
         # where the shares ended (to read against the real subset's), the rarest class's move toward the head
         for key in ("head_last", "tail_last", "toward_rarest", "toward_mean", "head_absorption", "unrecognisable_last"):
-            ci = mean_ci([c[key] for c in mine.values()])
-            row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
+            row.update(ci_columns(key, mean_ci([c[key] for c in mine.values()])))
         for key in ("head_up_tail_down", "beyond_chance", "toward_rarest_beyond", *FLAGS):
             values = [c[key] for c in mine.values() if np.isfinite(c[key])]
             row[f"{key}_share"] = float(np.mean(values)) if values else float("nan")
@@ -183,11 +124,9 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], minus: tuple[str, st
             if minus:  # named by what is subtracted from what: readers need no sign convention
                 pair = [arm.name if side == ARM else side for side in minus]
                 ci = _paired(changes, *pair, key) if arm.name not in (*minus, perfect) else none
-                column = difference_column(key, minus)
-                row.update({column: ci["mean"], f"{column}_low": ci["ci_low"], f"{column}_high": ci["ci_high"]})
+                row.update(ci_columns(difference_column(key, minus), ci))
             if perfect:  # what the model adds: this arm's change beyond the perfect generator's, paired by seed
                 ci = model_effect(changes[arm.name], changes.get(perfect, {}), key) if arm.name != perfect else none
-                row.update({f"model_effect_{key}": ci["mean"], f"model_effect_{key}_low": ci["ci_low"],
-                            f"model_effect_{key}_high": ci["ci_high"]})
+                row.update(ci_columns(f"model_effect_{key}", ci))
         rows.append(row)
     return rows

@@ -16,8 +16,8 @@ from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.config.remedies import REMEDIES, Remedy, remedy_named, why_not
 from vision_collapse.errors import UserError
-from vision_collapse.metrics.aggregate import mean_ci
-from vision_collapse.studies.arms import ARM, Arm, arm_table, run_arms, seed_changes
+from vision_collapse.metrics.aggregate import ci_columns, mean_ci, seed_changes
+from vision_collapse.studies.arms import ARM, Arm, arm_table, run_arms
 
 UNTREATED = "untreated"
 GAVE_BACK = (ARM, UNTREATED)  # remedies.csv: each arm's change minus the untreated arm's (what the remedy gave back)
@@ -150,8 +150,7 @@ def with_reference(rows: list[dict], out: Path, arms: list[Arm], seeds: list[int
                                                         ref[s]["tail_last"]) for s in three],
         }
         for key, values in columns.items():
-            ci = mean_ci(values)
-            row.update({key: ci["mean"], f"{key}_low": ci["ci_low"], f"{key}_high": ci["ci_high"]})
+            row.update(ci_columns(key, mean_ci(values)))
         row["tail_all_last"] = mean_ci([c["tail_all_last"] for c in mine.values()])["mean"]
         row.update(real_subset_shares(out, arm, seeds))
     return rows
