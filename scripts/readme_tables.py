@@ -1,4 +1,5 @@
-"""Regenerate the README's generated tables in place, never by hand.
+"""Regenerate the generated tables of README.md and the docs pages in place (each block in the one file that holds
+its markers), never by hand.
 
     python scripts/readme_tables.py [--survey runs/survey] [--curated runs/curated_attribution] [--dit runs/dit-digits]
                                     [--remedies results/remedies]
@@ -251,8 +252,33 @@ def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
     return text[:start] + block + text[end:]
 
 
+class Pages:
+    """The Markdown files that hold the generated blocks: each block is rewritten in the one file holding its
+    start marker, and only changed files are written back."""
+
+    def __init__(self, paths: list[Path]):
+        self.texts = {p: p.read_text() for p in paths}
+        self.changed: set[Path] = set()
+
+    def put(self, markers: tuple[str, str], block: str) -> None:
+        """Replace the block between `markers` in the file holding them; one line when no file does."""
+        holding = [p for p, text in self.texts.items() if markers[0] in text]
+        if len(holding) != 1:
+            raise SystemExit(f"error: {len(holding)} files hold {markers[0]}; exactly one must")
+        new = replace_block(self.texts[holding[0]], markers, block)
+        if new != self.texts[holding[0]]:
+            self.texts[holding[0]] = new
+            self.changed.add(holding[0])
+
+    def write(self) -> list[Path]:
+        """Write the changed files back; returns them."""
+        for path in sorted(self.changed):
+            path.write_text(self.texts[path])
+        return sorted(self.changed)
+
+
 def main() -> None:
-    """Rewrite README.md's generated blocks."""
+    """Rewrite the generated blocks of README.md and the docs pages."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--survey", type=Path, help="the survey's folder (scripts/survey.py --out)")
     parser.add_argument("--curated", type=Path, help="the curated GMM's attribution folder (5 seeds)")
@@ -262,32 +288,32 @@ def main() -> None:
     parser.add_argument("--dit", type=Path, default=RESULTS / "dit-digits",
                         help="configs/dit-digits.yaml's `run --seeds` folder (its twin: FOLDER_perfect), or its kept "
                              "tables (scripts/keep_results.py); default: the committed results/dit-digits")
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--pages", type=Path, nargs="*", default=None,
+                        help="the Markdown files holding the blocks (default: README.md and docs/*.md)")
     args = parser.parse_args()
-    text = args.readme.read_text()
-    text = replace_block(text, (doc.START, doc.END), doc.config_table())
-    text = replace_block(text, (columns.START, columns.END), columns.columns_tables())
-    text = replace_block(text, (causes.START, causes.END), causes.causes_table())
-    text = replace_block(text, (remedies.START, remedies.END), remedies.remedies_table())
-    text = replace_block(text, REMEDY_RESULTS, remedy_results(args.remedies))
-    text = replace_block(text, DOSE_RESULTS, dose_results(args.remedies))
+    pages = Pages(args.pages or [Path("README.md"), *sorted(Path("docs").glob("*.md"))])
+    pages.put((doc.START, doc.END), doc.config_table())
+    pages.put((columns.START, columns.END), columns.columns_tables())
+    pages.put((causes.START, causes.END), causes.causes_table())
+    pages.put((remedies.START, remedies.END), remedies.remedies_table())
+    pages.put(REMEDY_RESULTS, remedy_results(args.remedies))
+    pages.put(DOSE_RESULTS, dose_results(args.remedies))
     if args.survey:
-        text = replace_block(text, DEFAULT, default_table(args.survey))
-        text = replace_block(text, SURVEY, survey_table(args.survey))
+        pages.put(DEFAULT, default_table(args.survey))
+        pages.put(SURVEY, survey_table(args.survey))
     # The studies kept under results/, each with its perfect generator beside it (FOLDER_perfect).
     for markers, name in RESULT_TABLES:
         folder = args.dit if markers == DIT else RESULTS / name
-        if folder.is_dir() and markers[0] in text:
-            text = replace_block(text, markers, chain_table(folder, markers))
-    if (RESULTS / "recogniser").is_dir() and RECOGNISER[0] in text:
-        text = replace_block(text, RECOGNISER, recogniser_table(RESULTS / "recogniser"))
-    if (RESULTS / "recogniser").is_dir() and TRADEOFF[0] in text:
-        text = replace_block(text, TRADEOFF, tradeoff_table(RESULTS / "recogniser"))
+        if folder.is_dir():
+            pages.put(markers, chain_table(folder, markers))
+    if (RESULTS / "recogniser").is_dir():
+        pages.put(RECOGNISER, recogniser_table(RESULTS / "recogniser"))
+        pages.put(TRADEOFF, tradeoff_table(RESULTS / "recogniser"))
     if args.curated:
-        text = replace_block(text, SEEDS, seeds_table(args.curated))
-        text = replace_block(text, ATTRIBUTION, attribution_table(args.curated))
-    args.readme.write_text(text)
-    print(f"rewrote the generated tables of {args.readme}")
+        pages.put(SEEDS, seeds_table(args.curated))
+        pages.put(ATTRIBUTION, attribution_table(args.curated))
+    for path in pages.write():
+        print(f"rewrote the generated tables of {path}")
 
 
 if __name__ == "__main__":

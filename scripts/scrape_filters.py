@@ -2,7 +2,7 @@
 collapse, and how good is it at finding generated images?
 
     python scripts/scrape_filters.py [--config configs/scrape.yaml] [--seeds 0-2] [--jobs 2]
-                                     [--out runs/scrape_filters] [--write README.md]
+                                     [--out runs/scrape_filters] [--write docs/web-scrape.md]
 
 Arms run as parallel processes into OUT/<arm>/seed_<s>/ and resume when re-run. The table gives, per filter,
 the mean change of the calibrated head and tail shares from generation 0 to the last with 95% t intervals,

@@ -80,3 +80,12 @@ def tiny_dit_pipeline(folder: Path) -> Path:
     index["id2label"] = {"151": "Chihuahua", "207": "golden retriever", "254": "pug"}
     (folder / "model_index.json").write_text(json.dumps(index))
     return folder
+
+
+def block_in(markers: tuple[str, str]) -> str:
+    """The generated block between `markers` (markers included) in whichever of README.md and docs/*.md holds it."""
+    for path in [Path("README.md"), *sorted(Path("docs").glob("*.md"))]:
+        text = path.read_text()
+        if markers[0] in text:
+            return text[text.index(markers[0]): text.index(markers[1]) + len(markers[1])]
+    raise AssertionError(f"no page holds {markers[0]}")

@@ -263,22 +263,22 @@ def test_attribute_refuses_a_config_without_causes(tmp_path, capsys):
 
 
 def test_readme_switch_table_is_generated_from_the_causes():
-    from pathlib import Path
 
     from vision_collapse.config.causes import END, START, causes_table
 
-    readme = Path("README.md").read_text()
-    block = readme[readme.index(START): readme.index(END) + len(END)]
+    from helpers import block_in
+
+    block = block_in((START, END))
     assert block == causes_table(), "README switch table is stale: python -m vision_collapse.config.causes"
 
 
 def test_readme_column_tables_are_generated_from_one_source():
-    from pathlib import Path
 
     from vision_collapse.metrics.columns import END, START, columns_tables
 
-    readme = Path("README.md").read_text()
-    block = readme[readme.index(START): readme.index(END) + len(END)]
+    from helpers import block_in
+
+    block = block_in((START, END))
     assert block == columns_tables(), "README column tables are stale: python -m vision_collapse.metrics.columns"
 
 

@@ -53,13 +53,13 @@ def test_every_shipped_config_loads():
 
 
 def test_readme_config_table_matches_the_dataclasses():
-    from pathlib import Path
 
     from vision_collapse.config import all_keys
     from vision_collapse.config.doc import END, START, config_table
 
-    readme = Path("README.md").read_text()
-    block = readme[readme.index(START): readme.index(END) + len(END)]
+    from helpers import block_in
+
+    block = block_in((START, END))
     assert block == config_table(), "README config table is stale: python -m vision_collapse.config.doc"
     documented = [line.split("`")[1] for line in block.splitlines() if line.startswith("| `")]
     assert documented == all_keys()

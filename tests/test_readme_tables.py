@@ -6,6 +6,8 @@ from pathlib import Path
 
 from vision_collapse import run_folder as rf
 
+from helpers import block_in
+
 
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(name, Path("scripts") / f"{name}.py")
@@ -14,25 +16,20 @@ def _script(name: str):
     return module
 
 
-def _block(text: str, markers: tuple[str, str]) -> str:
-    return text[text.index(markers[0]): text.index(markers[1]) + len(markers[1])]
-
-
 def test_the_study_tables_are_regenerated_from_results_alone():
     tables = _script("readme_tables")
-    readme = Path("README.md").read_text()
-    stale = "README's tables are stale or hand-edited: python scripts/readme_tables.py"
+    stale = "the generated tables are stale or hand-edited: python scripts/readme_tables.py"
     for markers, name in tables.RESULT_TABLES:
         folder = tables.RESULTS / name
         assert len(rf.seed_dirs(folder)) == 5 and len(rf.seed_dirs(folder.with_name(name + "_perfect"))) == 5, name
-        assert _block(readme, markers) == tables.chain_table(folder, markers), stale
+        assert block_in(markers) == tables.chain_table(folder, markers), stale
     assert len(list((tables.RESULTS / "recogniser").glob("*/judge.json"))) == 3
-    assert _block(readme, tables.RECOGNISER) == tables.recogniser_table(tables.RESULTS / "recogniser"), stale
-    assert _block(readme, tables.TRADEOFF) == tables.tradeoff_table(tables.RESULTS / "recogniser"), stale
+    assert block_in(tables.RECOGNISER) == tables.recogniser_table(tables.RESULTS / "recogniser"), stale
+    assert block_in(tables.TRADEOFF) == tables.tradeoff_table(tables.RESULTS / "recogniser"), stale
     remedies = tables.RESULTS / "remedies"
     assert (remedies / "digits" / rf.DOSE).is_file()
-    assert _block(readme, tables.REMEDY_RESULTS) == tables.remedy_results(remedies), stale
-    assert _block(readme, tables.DOSE_RESULTS) == tables.dose_results(remedies), stale
+    assert block_in(tables.REMEDY_RESULTS) == tables.remedy_results(remedies), stale
+    assert block_in(tables.DOSE_RESULTS) == tables.dose_results(remedies), stale
 
 
 def test_keep_results_copies_the_tables_and_nothing_else(make_run, tmp_path):

@@ -432,6 +432,7 @@ def test_compounding_removed_is_the_share_of_the_drift_a_dose_takes_away(monkeyp
 def test_readme_remedy_table_is_generated_from_the_remedies():
     from vision_collapse.config.remedies import END, START, remedies_table
 
-    readme = Path("README.md").read_text()
-    block = readme[readme.index(START): readme.index(END) + len(END)]
+    from helpers import block_in
+
+    block = block_in((START, END))
     assert block == remedies_table(), "README remedy table is stale: python -m vision_collapse.config.remedies"

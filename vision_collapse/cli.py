@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"a YAML config (default {DEFAULT_CONFIG}) then overrides")
     remedy.add_argument("--seeds", default="0-4", metavar="LIST", help="seeds per arm, e.g. 0-4 (default)")
     remedy.add_argument("--only", metavar="NAME,...",
-                        help="only these remedies (README's remedy table), e.g. keep_real,accumulate")
+                        help="only these remedies (the table in docs/remedies.md), e.g. keep_real,accumulate")
     remedy.add_argument("--dose", metavar="KEY=V1,V2,...",
                         help="run KEY at each value instead (on top of the --only remedies' switches) and write "
                              "dose.csv and dose.png, e.g. --only keep_real --dose loop.real_fraction=0,0.05,0.1,0.2")

@@ -1,6 +1,6 @@
 """The causes of collapse a config can switch on, and the one switch that turns each truly off.
 
-    python -m vision_collapse.config.causes   # prints the switch table that README.md must contain
+    python -m vision_collapse.config.causes   # prints the switch table that docs/findings.md must contain
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The README's table of every config key, generated from the dataclasses and the comments beside each field.
 
-    python -m vision_collapse.config.doc   # prints the table that README.md must contain
+    python -m vision_collapse.config.doc   # prints the table that docs/config.md must contain
 """
 
 from __future__ import annotations

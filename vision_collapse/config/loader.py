@@ -93,7 +93,7 @@ def build(cls, values: dict, prefix: str = "", root=None):
     for key in values:
         if key not in names:
             near = difflib.get_close_matches(prefix + str(key), all_keys(root), n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else "; see README for the valid keys"
+            hint = f"; did you mean '{near[0]}'?" if near else "; see docs/config.md for the valid keys"
             raise UserError(f"unknown config key '{prefix}{key}'{hint}")
     kwargs = {}
     for name in names:

@@ -1,6 +1,6 @@
 """The remedies for collapse a config can switch on, where each comes from, and when one does not apply.
 
-    python -m vision_collapse.config.remedies   # prints the remedy table that README.md must contain
+    python -m vision_collapse.config.remedies   # prints the remedy table that docs/remedies.md must contain
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def load_dataset(cfg: DataConfig) -> tuple[LabelledImages, LabelledImages, dict]
     and then read from the cache."""
     reader, root = READERS[cfg.name], dataset_root(cfg)
     if cfg.download and not reader.CAN_DOWNLOAD:
-        how = "it is embedded, nothing to download" if reader.EMBEDDED else "download it by hand (see README)"
+        how = "it is embedded, nothing to download" if reader.EMBEDDED else "download it by hand (see docs/datasets.md)"
         raise UserError(f"data.download=true is not supported for {cfg.name}: {how}; set data.download=false")
     resolution, channels = cfg.resolution or reader.RESOLUTION, cfg.channels or reader.CHANNELS
     info = {"name": cfg.name, "root": str(root) if root else "(embedded)", "resolution": resolution, "channels": channels}

@@ -1,7 +1,7 @@
 """What every column of metrics.csv and summary.csv means: one source for the README's tables and the report's
 header tooltips.
 
-    python -m vision_collapse.metrics.columns   # prints the two tables that README.md must contain
+    python -m vision_collapse.metrics.columns   # prints the two tables that docs/run-folder.md must contain
 """
 
 from __future__ import annotations

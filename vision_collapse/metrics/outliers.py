@@ -12,7 +12,7 @@ def training_outliers(x: torch.Tensor, y: torch.Tensor, generator: torch.Generat
     class, at a weight drawn from BLEND_RANGE. Pairs of one class are dropped: their blend is still that class.
     No noise blends: exposed to them, the judge also distrusts a diffusion model's faintly noisy but readable
     samples (on digits, 47% of a real-trained model's samples at temperature 0.8 against 15% with blends alone;
-    see the README), and uniform noise is rejected without them."""
+    see docs/nulls.md), and uniform noise is rejected without them."""
     n, shape = len(x), (len(x), 1, 1, 1)
     partner = torch.randperm(n, generator=generator).to(x.device)
     low, high = BLEND_RANGE
