@@ -50,9 +50,9 @@ def test_a_kept_slice_is_never_run_again_and_the_table_covers_every_kept_seed(tm
     # a part new to the study runs its slice's seeds only, not every seed the other part kept
     more = study.Part("more", config, overrides, only="keep_real", dose="loop.real_fraction=0,0.25")
     monkeypatch.setitem(study.STUDIES, "tiny", (part, more))
-    assert study.main([*args, "--part", "more", "--seeds", "2", "--work", str(tmp_path / "fourth")]) == 0
-    assert "3 run(s) to do" in capsys.readouterr().out  # the reference, dose 0 and dose 0.25 at seed 2
-    assert sorted(p.parent.name for p in kept.glob("dose_0.25/seed_*/DONE")) == ["seed_2"]
+    assert study.main([*args, "--part", "more", "--seeds", "0", "--work", str(tmp_path / "fourth")]) == 0
+    assert "1 run(s) to do" in capsys.readouterr().out  # dose 0.25 at seed 0 (its reference and dose 0 are kept)
+    assert sorted(p.parent.name for p in kept.glob("dose_0.25/seed_*/DONE")) == ["seed_0"]
 
 
 def test_an_unknown_study_or_part_is_one_line(tmp_path, capsys):
