@@ -127,3 +127,19 @@ def test_each_dose_trains_on_its_share_of_real_images_every_generation():
             for r in summary[1:]:
                 n = int(r["train_size"])
                 assert float(r["real_fraction"]) == pytest.approx(round(float(row["dose"]) * n) / n, abs=1e-7)
+
+
+def test_the_untreated_arm_is_the_dose_of_no_real_data_to_the_last_digit():
+    """Over the committed digits study: a mix with no real image is the replace loop, so the untreated arm and the
+    dose-0 arm, run apart, give the same summaries and per-class tables (wall times aside), seed by seed."""
+    folder = Path("results/remedies/digits")
+    seeds = [p.parent.name for p in folder.glob("untreated/seed_*/DONE")
+             if (folder / "dose_0" / p.parent.name / "DONE").is_file()]
+    if not seeds:
+        pytest.skip("no seed in both arms yet")
+    for seed in seeds:
+        for table in ("summary.csv", "metrics.csv"):
+            a, b = (rows(folder / arm / seed / table) for arm in ("untreated", "dose_0"))
+            drop = [k for k in a[0] if k.endswith("_seconds")]
+            assert [{k: v for k, v in r.items() if k not in drop} for r in a] == \
+                   [{k: v for k, v in r.items() if k not in drop} for r in b], (seed, table)
