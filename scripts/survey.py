@@ -121,8 +121,7 @@ def survey_rows(dataset: str, models: list[str], arms: list[str] | None, seeds: 
         for row, (arm, twin) in zip(table, chosen[model]):
             mine = {s: seed_changes(rf.seed_dir(out / dataset / model / arm.name, s)) for s in seeds}
             for key in ("head", "tail"):
-                ci = paired(mine, perfect[twin], key) if twin else {"mean": float("nan"), "ci_low": float("nan"),
-                                                                     "ci_high": float("nan")}
+                ci = paired(mine, perfect[twin], key) if twin else mean_ci([])
                 row.update(ci_columns(f"model_effect_{key}", ci))
             rows.append({"model": model, "twin": twin, **row})
     return rows

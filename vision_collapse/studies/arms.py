@@ -119,7 +119,7 @@ def arm_table(out: Path, arms: list[Arm], seeds: list[int], minus: tuple[str, st
         for key in ("head_up_tail_down", "beyond_chance", "toward_rarest_beyond", *FLAGS):
             values = [c[key] for c in mine.values() if np.isfinite(c[key])]
             row[f"{key}_share"] = float(np.mean(values)) if values else float("nan")
-        none = {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        none = mean_ci([])  # no seeds: NaN mean and interval
         for key in ("head", "tail"):
             if minus:  # named by what is subtracted from what: readers need no sign convention
                 pair = [arm.name if side == ARM else side for side in minus]
