@@ -106,3 +106,19 @@ def _number(cell: str):
         return float(cell) if cell else cell
     except ValueError:
         return cell
+
+
+def test_the_arm_runner_puts_a_seeded_run_under_seed_s_and_a_single_run_in_the_arm_folder(tmp_path):
+    """run_folder and the job command of one (arm, seed): OUT/<arm>/seed_<s>/ with seed=S, or OUT/<arm>/ at the
+    config's own seed (the perfect twin's two runs), and OUT/seed_<s>/ for run --seeds' arm named ''."""
+    from vision_collapse.studies.arms import Arm, _job_command, run_folder
+
+    arm = Arm("twin", ("model.kind=real",))
+    assert run_folder(tmp_path, arm, 3) == tmp_path / "twin" / "seed_3"
+    assert run_folder(tmp_path, arm, None) == tmp_path / "twin"
+    assert run_folder(tmp_path, Arm(""), 0) == tmp_path / "seed_0"
+    seeded = _job_command(Path("c.yaml"), ["a=1"], arm, 3, run_folder(tmp_path, arm, 3))
+    single = _job_command(None, ["a=1"], arm, None, run_folder(tmp_path, arm, None))
+    assert seeded[3:] == ["run", "c.yaml", "a=1", "model.kind=real", "seed=3", "log.plots=false", "--out",
+                          str(tmp_path / "twin" / "seed_3")]
+    assert single[3:] == ["run", "a=1", "model.kind=real", "log.plots=false", "--out", str(tmp_path / "twin")]

@@ -127,23 +127,6 @@ def _relaunch(processes: int, argv: list[str]) -> int:
     return subprocess.run(command, env={**os.environ, **env}).returncode
 
 
-def _seeds_as_jobs(config_path: Path | None, overrides: list[str], seeds: list[int], out: Path, launch,
-                   force: bool) -> Path:
-    """`run --seeds` with a launcher: each seed one job of the arm runner (OUT/seed_<s>/), then the aggregate's
-    plots; the same folder run_seeds makes."""
-    from vision_collapse import run_folder as rf
-    from vision_collapse.studies.arms import Arm, run_arms
-    from vision_collapse.viz.plots import draw_plots
-
-    if force:
-        raise UserError("--force starts seeds over one at a time; with --jobs, --gpus or --launcher, delete the "
-                        "seed folders to start over instead")
-    rf.check_multiseed_root(out)
-    run_arms(config_path or DEFAULT_CONFIG, overrides, [Arm("")], seeds, out, launch)
-    draw_plots(out)
-    return out
-
-
 def cmd_run(args) -> int:
     """vision-collapse run."""
     from vision_collapse.config import config_to_yaml, load_config
@@ -171,45 +154,69 @@ def cmd_run(args) -> int:
         from vision_collapse.viz.tensorboard import require_tensorboard
 
         require_tensorboard()
-    from vision_collapse.viz.plots import draw_plots
+    from vision_collapse.studies.multiseed import parse_seeds
     from vision_collapse.viz.render import render_generation
 
     if args.seeds is not None:
-        from vision_collapse.studies.multiseed import parse_seeds, run_seeds
+        _run_seeds(config_path, overrides, parse_seeds(args.seeds), out, launch_from_args(args), args.force, name)
+        return 0
+    if not args.perfect_twin:
+        from vision_collapse.loop.experiment import run_experiment
 
-        launch = launch_from_args(args)
-        if launch.launcher == "submitit" or launch.jobs > 1 or len(launch.gpus) > 1:
-            run = _seeds_as_jobs(config_path, overrides, parse_seeds(args.seeds), out, launch, args.force)
-        else:
-            run = run_seeds(cfg, out, parse_seeds(args.seeds), args.force, after_generation=render_generation,
-                            after_aggregate=draw_plots, name=name)
-        _say(f"done: {run}  (seed_*/, aggregate.csv, plots/, verdict.md)")
+        run = run_experiment(cfg, out, force=args.force, after_generation=render_generation, name=name)
+        _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
         _say_verdict(run)
         return 0
-    from vision_collapse.loop.experiment import run_experiment
+    _run_twin(config_path, overrides, out, args.force, name)
+    return 0
 
-    twin_cfg = None
-    if args.perfect_twin:  # checked before the model's run starts, so a config without held-out images fails at once
-        from vision_collapse.studies.attribute import perfect_twin_config
 
-        twin_cfg = perfect_twin_config(config_path, overrides)
-    run = run_experiment(cfg, out, force=args.force, after_generation=render_generation, name=name)
+def _run_seeds(config_path: Path | None, overrides: list[str], seeds: list[int], out: Path, launch, force: bool,
+               name: str) -> None:
+    """`run --seeds`: one arm of the arm runner into OUT/seed_<s>/, in this process (output streamed, plots drawn
+    after each seed), or as jobs of a launcher (then the plots once at the end); then the verdict."""
+    from vision_collapse import run_folder as rf
+    from vision_collapse.studies.arms import Arm, InProcess, run_arms
+    from vision_collapse.viz.plots import draw_plots
+    from vision_collapse.viz.render import render_generation
+
+    as_jobs = launch.launcher == "submitit" or launch.jobs > 1 or len(launch.gpus) > 1
+    if as_jobs and force:
+        raise UserError("--force starts seeds over one at a time; with --jobs, --gpus or --launcher, delete the "
+                        "seed folders to start over instead")
+    rf.check_multiseed_root(out)
+    here = None if as_jobs else InProcess(force, render_generation, draw_plots, name)
+    run_arms(config_path or (DEFAULT_CONFIG if as_jobs else None), overrides, [Arm("")], seeds, out, launch,
+             here=here)
+    if as_jobs:
+        draw_plots(out)
+    _say(f"done: {out}  (seed_*/, aggregate.csv, plots/, verdict.md)")
+    _say_verdict(out)
+
+
+def _run_twin(config_path: Path | None, overrides: list[str], out: Path, force: bool, name: str) -> None:
+    """`run --perfect-twin`: the config and its pipeline through the perfect generator (OUT_perfect/), two single
+    runs of the arm runner in this process; then both verdicts and what the model adds."""
+    from vision_collapse.metrics.aggregate import model_effect, seed_changes
+    from vision_collapse.studies.arms import Arm, InProcess, run_arms
+    from vision_collapse.studies.attribute import PERFECT_OVERRIDES, perfect_twin_config
+    from vision_collapse.viz.render import render_generation
+
+    perfect_twin_config(config_path, overrides)  # one line, before anything runs, if it holds out no images
+    model, twin = Arm(out.name), Arm(out.name + "_perfect", PERFECT_OVERRIDES, "perfect generator")
+    run_arms(config_path, overrides, [model, twin], None, out.parent, 1, here=InProcess(force, render_generation,
+                                                                                       name=name))
+    run, perfect_run = out, out.with_name(twin.name)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)
-    if twin_cfg is not None:
-        from vision_collapse.metrics.aggregate import model_effect, seed_changes
-
-        twin = run_experiment(twin_cfg, out.with_name(out.name + "_perfect"), force=args.force,
-                              after_generation=render_generation, name=f"{name} (perfect generator)")
-        _say(f"\nthe perfect-generator twin: {twin}")
-        _say_verdict(twin)
-        mine, perfect = seed_changes(run), seed_changes(twin)
-        added = {key: model_effect({0: mine}, {0: perfect}, key)["mean"] for key in ("head", "tail")}
-        _say(f"\nwhat the model adds (generation 0 to the last, calibrated shares, this seed only): head "
-             f"{mine['head']:+.3f} against the perfect generator's {perfect['head']:+.3f} "
-             f"({added['head']:+.3f}); tail {mine['tail']:+.3f} against {perfect['tail']:+.3f} "
-             f"({added['tail']:+.3f}). Over seeds: vision-collapse attribute {config_path} --seeds 0-4")
-    return 0
+    _say(f"\nthe perfect-generator twin: {perfect_run}")
+    _say_verdict(perfect_run)
+    mine, perfect = seed_changes(run), seed_changes(perfect_run)
+    added = {key: model_effect({0: mine}, {0: perfect}, key)["mean"] for key in ("head", "tail")}
+    _say(f"\nwhat the model adds (generation 0 to the last, calibrated shares, this seed only): head "
+         f"{mine['head']:+.3f} against the perfect generator's {perfect['head']:+.3f} "
+         f"({added['head']:+.3f}); tail {mine['tail']:+.3f} against {perfect['tail']:+.3f} "
+         f"({added['tail']:+.3f}). Over seeds: vision-collapse attribute {config_path} --seeds 0-4")
 
 
 def _say_verdict(run: Path) -> None:

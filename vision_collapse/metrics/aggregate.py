@@ -68,6 +68,12 @@ def aggregate(per_seed_metrics: list[list[dict]], per_seed_summary: list[list[di
 FLAGS = ("head_level", "tail_level", "head_compounding", "tail_compounding")  # per-seed flags, shared across seeds
 
 
+def head_up_tail_down(first: dict, last: dict) -> bool:
+    """Whether the calibrated head share rose and the tail share fell from summary row `first` to row `last`."""
+    return (float(last["head_share_calibrated"]) > float(first["head_share_calibrated"])
+            and float(last["tail_share_calibrated"]) < float(first["tail_share_calibrated"]))
+
+
 def seed_changes(run: Path) -> dict | None:
     """One finished seed's change from generation 0 to its last generation: calibrated head and tail shares,
     classes extinct by the judge, and the last generation's chance flags: head and tail against the level and
@@ -80,7 +86,6 @@ def seed_changes(run: Path) -> dict | None:
     def change(key: str) -> float:
         return float(last[key]) - float(first[key])
 
-    head_up, tail_down = change("head_share_calibrated") > 0, change("tail_share_calibrated") < 0
     return {"head": change("head_share_calibrated"), "tail": change("tail_share_calibrated"),
             **rarest_toward_head(run, int(last["generation"])),
             "head_absorption": float(last.get("head_absorption", "nan")),
@@ -88,7 +93,7 @@ def seed_changes(run: Path) -> dict | None:
             "toward_mean": float(last.get("toward_head", "nan")),  # over the non-head classes with enough samples
             "head_last": float(last["head_share_calibrated"]), "tail_last": float(last["tail_share_calibrated"]),
             "tail_all_last": float(last.get("tail_share_all", "nan")),  # over every sample, junk included
-            "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up and tail_down),
+            "extinct": change("extinct_judged"), "head_up_tail_down": float(head_up_tail_down(first, last)),
             **{f"{side}_{k}": float(last[f"{side}_{flag}"]) for side in ("head", "tail")
                for k, flag in (("level", "beyond_chance"), ("compounding", "beyond_compounding"))},
             "beyond_chance": float(last["any_beyond_chance"])}  # the four tests combined, of size 5%

@@ -1,8 +1,10 @@
-"""Several variants ("arms") of one config, each over several seeds, run as parallel processes; and what
-changed from generation 0 to the last in each, with 95% intervals across seeds.
+"""The one arm runner: several variants ("arms") of one config, each over several seeds, run as jobs of a launcher
+or one at a time in this process; and what changed from generation 0 to the last in each, with 95% intervals
+across seeds.
 
 Each arm is a multi-seed folder OUT/<arm>/seed_<s>/ of normal runs, so `report`, `plot` and `grid` read it,
-and re-running the same command resumes every unfinished seed.
+and re-running the same command resumes every unfinished seed. `run --seeds` is one arm named '' (OUT/seed_<s>/),
+and `run --perfect-twin` two single runs (OUT/<arm>/, no seeds).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import load_config
 from vision_collapse.errors import UserError
+from vision_collapse.loop.experiment import AfterGeneration, run_experiment
 from vision_collapse.metrics.aggregate import FLAGS, ci_columns, mean_ci, model_effect, paired, seed_changes
+from vision_collapse.runtime import runtime
 from vision_collapse.studies.launch import Job, Launch, add_launch_options, run_jobs
 from vision_collapse.studies.multiseed import write_aggregate
 
@@ -29,6 +33,17 @@ class Arm:
     name: str  # its folder under OUT
     overrides: tuple[str, ...] = ()  # KEY=VALUE applied after the config's own overrides
     label: str = ""  # what it is, for tables and plots; the name when empty
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """Runs one at a time in this process (`vision-collapse run`): their output streams to the terminal, a finished
+    run made with another config is refused unless `force`, and grids and plots are drawn as they go."""
+
+    force: bool = False  # start a run's folder over when it holds another config
+    after_generation: AfterGeneration | None = None  # called for each run's generations
+    after_aggregate: Callable[[Path], None] | None = None  # called with OUT/<arm> after each aggregate.csv rewrite
+    name: str = ""  # the config's name, recorded in each run.json (an arm with a label adds it in brackets)
 
 
 def add_arm_options(parser, seeds: str, out: str) -> None:
@@ -46,43 +61,76 @@ def check_arms(config: Path, overrides: list[str], arms: list[Arm]) -> dict[str,
     return {arm.name: load_config(config, [*overrides, *arm.overrides]).train.processes for arm in arms}
 
 
-def _job_command(config: Path, overrides: list[str], arm: Arm, seed: int, folder: Path) -> list[str]:
-    """The `vision-collapse run` command line of one arm and seed."""
-    return [sys.executable, "-m", "vision_collapse", "run", str(config), *overrides, *arm.overrides, f"seed={seed}",
-            "log.plots=false", "--out", str(folder)]
+def _job_command(config: Path | None, overrides: list[str], arm: Arm, seed: int | None, folder: Path) -> list[str]:
+    """The `vision-collapse run` command line of one arm and seed (None: the config's)."""
+    return [sys.executable, "-m", "vision_collapse", "run", *([] if config is None else [str(config)]), *overrides,
+            *arm.overrides, *([] if seed is None else [f"seed={seed}"]), "log.plots=false", "--out", str(folder)]
+
+
+def run_folder(out: Path, arm: Arm, seed: int | None) -> Path:
+    """Where one arm's run of `seed` goes: OUT/<arm>/seed_<s>/, or OUT/<arm>/ for a single run (seed None)."""
+    return Path(out) / arm.name if seed is None else rf.seed_dir(Path(out) / arm.name, seed)
 
 
 def run_arms(
-    config: Path,
+    config: Path | None,  # None: the built-in defaults
     overrides: list[str],  # the user's KEY=VALUE overrides, shared by every arm
     arms: list[Arm],
-    seeds: list[int],
+    seeds: list[int] | None,  # None: one single run per arm, at the config's seed
     out: Path,
     launch: Launch | int,  # how jobs start; an int: that many local processes at once
     log: Callable[[str], None] = print,
+    here: InProcess | None = None,  # given: run one at a time in this process instead of as jobs
 ) -> None:
-    """Run (or resume) every arm and seed into OUT/<arm>/seed_<s>/, then write each arm's aggregate.csv."""
+    """Run (or resume) every arm and seed into run_folder(OUT, arm, seed), then write each arm's aggregate.csv."""
     processes = check_arms(config, overrides, arms)
-    launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     out = Path(out)
+    if here is not None:
+        _run_here(config, overrides, arms, seeds, out, here, log)
+        return
+    launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
-    todo = [Job("_".join(filter(None, (arm.name, f"seed_{s}"))),
-                _job_command(config, overrides, arm, s, rf.seed_dir(out / arm.name, s)), processes[arm.name])
-            for arm in arms for s in seeds if not (rf.seed_dir(out / arm.name, s) / rf.DONE).is_file()]
+    todo = [Job("_".join(filter(None, (arm.name, "" if s is None else f"seed_{s}"))),
+                _job_command(config, overrides, arm, s, run_folder(out, arm, s)), processes[arm.name])
+            for arm in arms for s in (seeds or [None]) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
     at_once = launch.processes(max(processes.values()))
     where = f"{at_once} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
-    log(f"{len(arms)} arm(s) x {len(seeds)} seed(s): {len(todo)} run(s) to do, {where}")
+    log(f"{len(arms)} arm(s) x {len(seeds or [None])} seed(s): {len(todo)} run(s) to do, {where}")
     for arm in arms:
         (out / arm.name).mkdir(parents=True, exist_ok=True)
     failed = run_jobs(todo, out / rf.ARM_LOGS, launch, log)
     for arm in arms:
-        if rf.seed_dirs(out / arm.name):
-            write_aggregate(out / arm.name)
-            if all((rf.seed_dir(out / arm.name, s) / rf.DONE).is_file() for s in seeds):
-                rf.mark_done(out / arm.name)
+        if seeds is not None and rf.seed_dirs(out / arm.name):
+            _aggregate(out / arm.name, seeds)
     if failed:
         raise UserError(f"{len(failed)} run(s) failed, e.g. {failed[0]}; see {out / rf.ARM_LOGS}, fix it and re-run "
                         "to resume")
+
+
+def _aggregate(root: Path, seeds: list[int], after: Callable[[Path], None] | None = None) -> None:
+    """Rewrite ROOT/aggregate.csv (then call `after` with ROOT), and mark ROOT done once every seed is."""
+    write_aggregate(root)
+    if after is not None:
+        after(root)
+    if all((rf.seed_dir(root, s) / rf.DONE).is_file() for s in seeds):
+        rf.mark_done(root)
+
+
+def _run_here(config: Path | None, overrides: list[str], arms: list[Arm], seeds: list[int] | None, out: Path,
+              here: InProcess, log: Callable[[str], None]) -> None:
+    """run_arms in this process, one run at a time: every rank of a DDP launch runs each run together, and only
+    the main one writes the aggregates."""
+    rt = runtime()
+    for arm in arms:
+        for s in seeds or [None]:
+            folder = run_folder(out, arm, s)
+            if rt.is_main and s is not None:
+                log(f"seed {s} -> {folder}")
+            cfg = load_config(config, [*overrides, *arm.overrides, *([] if s is None else [f"seed={s}"])])
+            name = f"{here.name} ({arm.label})" if arm.label else here.name
+            run_experiment(cfg, folder, here.force, log, here.after_generation, name)
+            if s is not None:
+                rt.on_main(lambda: _aggregate(out / arm.name, seeds, here.after_aggregate))
 
 
 ARM = "arm"  # in arm_table's `minus`: the row's own arm

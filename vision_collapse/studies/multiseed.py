@@ -1,18 +1,14 @@
-"""Several independent seeds of one experiment: ROOT/seed_<s>/ each, and ROOT/aggregate.csv across them."""
+"""Several independent seeds of one experiment: which seeds (--seeds), and ROOT/aggregate.csv across ROOT/seed_<s>/
+(studies.arms.run_arms runs them)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
-from typing import Callable
 
 from vision_collapse import run_folder as rf
-from vision_collapse.config import ExperimentConfig
 from vision_collapse.errors import UserError
-from vision_collapse.loop.experiment import AfterGeneration, run_experiment
 from vision_collapse.metrics.aggregate import aggregate
-from vision_collapse.runtime import runtime
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -32,26 +28,3 @@ def write_aggregate(root: Path) -> list[dict]:
     rows = aggregate([rf.read_table(r / rf.METRICS) for r in runs], [rf.read_table(r / rf.SUMMARY) for r in runs])
     rf.write_csv(Path(root) / rf.AGGREGATE, rows)
     return rows
-
-
-def run_seeds(
-    cfg: ExperimentConfig,
-    root: Path,  # the multi-seed folder; each seed runs into ROOT/seed_<s>/
-    seeds: list[int],
-    force: bool = False,  # start a seed's folder over when it holds another config
-    log: Callable[[str], None] = print,
-    after_generation: AfterGeneration | None = None,  # called for each seed's generations
-    after_aggregate: Callable[[Path], None] | None = None,  # called with ROOT after each aggregate.csv rewrite
-    name: str = "",  # the config's name, recorded in each seed's run.json
-) -> Path:
-    """Run (or resume) the experiment once per seed into ROOT/seed_<s>/, then write ROOT/aggregate.csv."""
-    root = Path(root)
-    rf.check_multiseed_root(root)
-    rt = runtime()
-    for s in seeds:
-        if rt.is_main:
-            log(f"seed {s} -> {rf.seed_dir(root, s)}")
-        run_experiment(dataclasses.replace(cfg, seed=s), rf.seed_dir(root, s), force, log, after_generation, name)
-        rt.on_main(lambda: (write_aggregate(root), after_aggregate and after_aggregate(root)))
-    rt.on_main(lambda: rf.mark_done(root))
-    return root

@@ -15,6 +15,7 @@ import numpy as np
 from vision_collapse import run_folder as rf
 from vision_collapse.config import ExperimentConfig
 from vision_collapse.config.causes import active_causes
+from vision_collapse.metrics.aggregate import head_up_tail_down
 from vision_collapse.metrics.frequencies import head_and_tail
 from vision_collapse.null.bands import ALPHA
 
@@ -345,8 +346,7 @@ def multiseed_verdict(root: Path) -> Verdict | None:
              cell(gl, "unrecognisable_share")),
     ]
     firsts = [rows[0] for rows in summaries]
-    toward = sum(_f(b, "head_share_calibrated") > _f(a, "head_share_calibrated")
-                 and _f(b, "tail_share_calibrated") < _f(a, "tail_share_calibrated") for a, b in zip(firsts, lasts))
+    toward = sum(head_up_tail_down(a, b) for a, b in zip(firsts, lasts))
     either = sum(_f(r, "any_beyond_chance") == 1 for r in lasts)
     h0, h1 = cell(0, "head_share_calibrated"), cell(gl, "head_share_calibrated")
     t0, t1 = cell(0, "tail_share_calibrated"), cell(gl, "tail_share_calibrated")
