@@ -88,7 +88,7 @@ def _last_tail(folder: Path) -> float:
 
 
 @pytest.mark.parametrize("study", ["remedies/digits", "remedies/digits-perfect", "remedies/digits-replicate",
-                                   "remedies/digits-t1"])
+                                   "remedies/digits-t1", "remedies/fashion-mnist"])
 def test_compounding_removed_in_the_committed_results_is_an_independent_t_interval(study):
     """Over the real committed per-seed summaries: 1 - (arm - reference) / (untreated - reference) per seed, its
     mean and 95% Student-t interval (scipy), against dose.csv."""
