@@ -53,6 +53,13 @@ def _flag(row: dict, key: str) -> str:
     return "yes" if float(row[key]) == 1 else "no"
 
 
+def shift(first: dict, last: dict, side: str) -> str:
+    """'first → last [low–high]': a side's calibrated share at generation 0 and at the last generation, with the
+    last one's interval (summary rows)."""
+    return (f"{float(first[f'{side}_share_calibrated']):.3f} → {float(last[f'{side}_share_calibrated']):.3f} "
+            f"[{float(last[f'{side}_calibrated_low']):.3f}–{float(last[f'{side}_calibrated_high']):.3f}]")
+
+
 def seed_rows(arm: Path, label: str) -> list[str]:
     """One markdown row per finished seed of an arm: calibrated head and tail, their carried shares against the
     level and compounding chains, and extinction."""
@@ -63,11 +70,8 @@ def seed_rows(arm: Path, label: str) -> list[str]:
             continue
         a, b = rows[0], rows[-1]
         out.append(
-            f"| {label} | {folder.name.removeprefix('seed_')} | {float(a['head_share_calibrated']):.3f} → "
-            f"{float(b['head_share_calibrated']):.3f} [{float(b['head_calibrated_low']):.3f}–"
-            f"{float(b['head_calibrated_high']):.3f}] | {float(a['tail_share_calibrated']):.3f} → "
-            f"{float(b['tail_share_calibrated']):.3f} [{float(b['tail_calibrated_low']):.3f}–"
-            f"{float(b['tail_calibrated_high']):.3f}] | {float(b['head_chance_observed']):.3f}: "
+            f"| {label} | {folder.name.removeprefix('seed_')} | {shift(a, b, 'head')} | {shift(a, b, 'tail')} | "
+            f"{float(b['head_chance_observed']):.3f}: "
             f"{_flag(b, 'head_beyond_chance')} / {_flag(b, 'head_beyond_compounding')} | "
             f"{float(b['tail_chance_observed']):.3f}: {_flag(b, 'tail_beyond_chance')} / "
             f"{_flag(b, 'tail_beyond_compounding')} | {a['extinct_judged']} → {b['extinct_judged']} |")
@@ -101,11 +105,8 @@ def default_table(survey: Path) -> str:
         head, tail = a["head"] - b["head"], a["tail"] - b["tail"]
         beyond = a["head"] > 0 > a["tail"] and a["beyond_chance"] == 1 and head > 0 > tail
         lines.append(
-            f"| {folder.name.removeprefix('seed_')} | {float(first['head_share_calibrated']):.3f} → "
-            f"{float(last['head_share_calibrated']):.3f} [{float(last['head_calibrated_low']):.3f}–"
-            f"{float(last['head_calibrated_high']):.3f}] | {float(first['tail_share_calibrated']):.3f} → "
-            f"{float(last['tail_share_calibrated']):.3f} [{float(last['tail_calibrated_low']):.3f}–"
-            f"{float(last['tail_calibrated_high']):.3f}] | {first['extinct_judged']} → {last['extinct_judged']} | "
+            f"| {folder.name.removeprefix('seed_')} | {shift(first, last, 'head')} | {shift(first, last, 'tail')} | "
+            f"{first['extinct_judged']} → {last['extinct_judged']} | "
             f"{b['head']:+.3f}, {b['tail']:+.3f} | {head:+.3f}, {tail:+.3f} | {float(last['chance_combined_p']):.3f} | "
             f"{'yes' if beyond else 'no'} |")
     return "\n".join([DEFAULT[0], *lines, DEFAULT[1]])
@@ -209,10 +210,7 @@ def chain_table(folder: Path, markers: tuple[str, str]) -> str:
             continue
         a, b = rows[0], rows[-1]
         other = f"{perfect[seed]['tail']:+.3f}" if perfect[seed] else "–"
-        lines.append(f"| {seed} | {float(a['tail_share_calibrated']):.3f} → {float(b['tail_share_calibrated']):.3f} "
-                     f"[{float(b['tail_calibrated_low']):.3f}–{float(b['tail_calibrated_high']):.3f}] | "
-                     f"{float(a['head_share_calibrated']):.3f} → {float(b['head_share_calibrated']):.3f} "
-                     f"[{float(b['head_calibrated_low']):.3f}–{float(b['head_calibrated_high']):.3f}] | "
+        lines.append(f"| {seed} | {shift(a, b, 'tail')} | {shift(a, b, 'head')} | "
                      f"{float(a['fid_at_labels']):.1f} → {float(b['fid_at_labels']):.1f} | "
                      f"{float(b['unrecognisable_share']):.2f} | {other} |")
     effect = {side: paired(mine, perfect, side) for side in ("tail", "head")}
