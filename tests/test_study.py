@@ -105,10 +105,11 @@ def test_compounding_removed_in_the_committed_results_is_an_independent_t_interv
             s = seed.name
             tails = [_last_tail(folder / arm / s) for arm in (row["arm"], untreated, "reference")]
             drift = tails[1] - tails[2]
-            if drift != 0:
+            if drift != 0 and np.isfinite([*tails]).all():  # NaN: too few samples recognised to read a share
                 removed.append(1 - (tails[0] - tails[2]) / drift)
         assert int(row["seeds"]) == len(list(folder.glob(f"{row['arm']}/seed_*/DONE")))
-        assert float(row["compounding_removed"]) == pytest.approx(np.mean(removed), rel=1e-6, nan_ok=True)
+        expected = np.mean(removed) if removed else np.nan  # no readable seed: NaN, as the table writes it
+        assert float(row["compounding_removed"]) == pytest.approx(expected, rel=1e-6, nan_ok=True)
         if len(removed) > 1:
             half = stats.t.ppf(0.975, len(removed) - 1) * stats.sem(removed)
             assert float(row["compounding_removed_low"]) == pytest.approx(np.mean(removed) - half, rel=1e-6)
