@@ -174,9 +174,10 @@ def dose_results(folder: Path) -> str:
     """Per dataset: the tail share at the last generation per dose, against the real subset's, and the smallest
     dose whose seeds are flagged no more often than chance allows."""
     lines = ["| study | dose | seeds | tail share at the last generation | real subset | reference (no recursion) | "
-             "gap to the reference | compounding removed | tail flagged (level) | P(that many flags under the null) | "
-             "within chance |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "gap to the reference | compounding removed | unrecognisable at the last generation | "
+             "over every sample: tail, reference | over every sample: compounding removed | tail flagged (level) | "
+             "P(that many flags under the null) | within chance |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     sentences = []
     for table in sorted(folder.glob("*/" + rf.DOSE)):
         rows = rf.read_table(table)
@@ -184,7 +185,9 @@ def dose_results(folder: Path) -> str:
             lines.append(f"| {table.parent.name} | `{r['key']}={r['dose']}` | {r['seeds']} | {ci_text(r, 'tail_last')} | "
                          f"{float(r['tail_real']):.3f} | {ci_text(r, 'tail_share_reference')} | "
                          f"{ci_text(r, 'tail_share_gap_to_reference')} | "
-                         f"{ci_text(r, 'compounding_removed')} | {float(r['tail_level_share']):.0%} | "
+                         f"{ci_text(r, 'compounding_removed')} | {float(r['unrecognisable_last']):.2f} | "
+                         f"{float(r['tail_all_last']):.3f}, {float(r['tail_all_reference']):.3f} | "
+                         f"{ci_text(r, 'compounding_removed_all')} | {float(r['tail_level_share']):.0%} | "
                          f"{float(r['tail_flag_p']):.3f} | {'yes' if float(r['within_chance']) == 1 else 'no'} |")
         within = [r for r in rows if float(r["within_chance"]) == 1]
         sentences.append(f"- {table.parent.name}: " + (

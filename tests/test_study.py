@@ -83,37 +83,38 @@ def test_every_arm_of_every_study_loads_its_config():
                 load_config(config, [*overrides, *on])  # raises on a bad key or a combination it refuses
 
 
-def _last_tail(folder: Path) -> float:
-    return float(rows(folder / "summary.csv")[-1]["tail_share_calibrated"])
+def _last_tail(folder: Path, column: str) -> float:
+    return float(rows(folder / "summary.csv")[-1][column])
 
 
+@pytest.mark.parametrize("column,suffix", [("tail_share_calibrated", ""), ("tail_share_all", "_all")])
 @pytest.mark.parametrize("study", ["remedies/digits", "remedies/digits-perfect", "remedies/digits-replicate",
                                    "remedies/digits-t1", "remedies/fashion-mnist"])
-def test_compounding_removed_in_the_committed_results_is_an_independent_t_interval(study):
+def test_compounding_removed_in_the_committed_results_is_an_independent_t_interval(study, column, suffix):
     """Over the real committed per-seed summaries: 1 - (arm - reference) / (untreated - reference) per seed, its
-    mean and 95% Student-t interval (scipy), against dose.csv."""
+    mean and 95% Student-t interval (scipy), against dose.csv; over recognised samples and over every sample."""
     from scipy import stats
 
     folder = Path("results") / study
     if not (folder / "dose.csv").is_file():
         pytest.skip(f"{study} has no committed slice yet")
     table = rows(folder / "dose.csv")
-    untreated = table[0]["arm"]
+    untreated, key = table[0]["arm"], f"compounding_removed{suffix}"
     for row in table:
         removed = []
         for seed in sorted(folder.glob(f"{row['arm']}/seed_*")):
             s = seed.name
-            tails = [_last_tail(folder / arm / s) for arm in (row["arm"], untreated, "reference")]
+            tails = [_last_tail(folder / arm / s, column) for arm in (row["arm"], untreated, "reference")]
             drift = tails[1] - tails[2]
             if drift != 0 and np.isfinite([*tails]).all():  # NaN: too few samples recognised to read a share
                 removed.append(1 - (tails[0] - tails[2]) / drift)
         assert int(row["seeds"]) == len(list(folder.glob(f"{row['arm']}/seed_*/DONE")))
         expected = np.mean(removed) if removed else np.nan  # no readable seed: NaN, as the table writes it
-        assert float(row["compounding_removed"]) == pytest.approx(expected, rel=1e-6, nan_ok=True)
+        assert float(row[key]) == pytest.approx(expected, rel=1e-6, nan_ok=True)
         if len(removed) > 1:
             half = stats.t.ppf(0.975, len(removed) - 1) * stats.sem(removed)
-            assert float(row["compounding_removed_low"]) == pytest.approx(np.mean(removed) - half, rel=1e-6)
-            assert float(row["compounding_removed_high"]) == pytest.approx(np.mean(removed) + half, rel=1e-6)
+            assert float(row[f"{key}_low"]) == pytest.approx(np.mean(removed) - half, rel=1e-6)
+            assert float(row[f"{key}_high"]) == pytest.approx(np.mean(removed) + half, rel=1e-6)
 
 
 def test_each_dose_trains_on_its_share_of_real_images_every_generation():

@@ -148,6 +148,11 @@ def with_reference(rows: list[dict], out: Path, arms: list[Arm], seeds: list[int
             "tail_share_gap_to_reference": [mine[s]["tail_last"] - ref[s]["tail_last"] for s in both],
             "compounding_removed": [compounding_removed(mine[s]["tail_last"], base[s]["tail_last"],
                                                         ref[s]["tail_last"]) for s in three],
+            # the same over every sample drawn, junk counted as not the tail: still readable when so few samples
+            # are recognised that the shares above are NaN
+            "tail_all_gap_to_reference": [mine[s]["tail_all_last"] - ref[s]["tail_all_last"] for s in both],
+            "compounding_removed_all": [compounding_removed(mine[s]["tail_all_last"], base[s]["tail_all_last"],
+                                                            ref[s]["tail_all_last"]) for s in three],
         }
         for key, values in columns.items():
             row.update(ci_columns(key, mean_ci(values)))
@@ -172,7 +177,8 @@ def dose_table(out: Path, arms: list[Arm], seeds: list[int], key: str) -> list[d
         rows.append({"key": key, "dose": arm.overrides[-1].partition("=")[2], "arm": arm.name, "label": arm.label,
                      "seeds": row["seeds"],
                      **{k: row[k] for k in ("tail_last", "tail_last_low", "tail_last_high", "tail_change",
-                                            "tail_change_low", "tail_change_high", "head_last", "tail_level_share")},
+                                            "tail_change_low", "tail_change_high", "head_last", "tail_level_share",
+                                            "unrecognisable_last")},
                      "tail_flag_p": p, "within_chance": float(p > FLAG_RATE) if np.isfinite(p) else float("nan")})
     return rows
 
