@@ -68,3 +68,38 @@ def test_two_processes_match_one(tmp_path):
     a, b = rf.read_sample_arrays(single / "gen_000"), rf.read_sample_arrays(double / "gen_000")
     assert np.array_equal(a["conditioning"], b["conditioning"])
     assert np.abs(a["images"].astype(int) - b["images"].astype(int)).mean() < 1.0
+
+
+_MEET = """
+import os, sys, time
+from datetime import timedelta
+import torch, torch.distributed as dist
+time.sleep(float(os.environ["DELAY"]))  # after the imports: the arrival gap is this, give or take their jitter
+if sys.argv[1] == "two_steps":
+    from vision_collapse.runtime import join_cpu_group
+    join_cpu_group(timedelta(seconds=1))
+else:  # what accelerate does: one init whose timeout governs the rendezvous too
+    dist.init_process_group("gloo", init_method="env://", timeout=timedelta(seconds=1))
+total = torch.ones(1)
+dist.all_reduce(total)
+print(int(total.item()))
+"""
+
+
+@pytest.mark.slow
+def test_cpu_processes_that_arrive_seconds_apart_still_form_their_group(tmp_path):
+    """The flaky DDP test's cause and its fix: with a 1 s collective timeout and the second process arriving 6 s
+    after the first, one-step initialisation fails at the rendezvous, and join_cpu_group meets and all-reduces."""
+    from vision_collapse.studies.launch import free_port
+
+    procs = {}
+    for how in ("two_steps", "one_step"):
+        port = str(free_port())
+        for rank in (0, 1):
+            env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+                   "DELAY": str(6 * rank), "OMP_NUM_THREADS": "1"}
+            procs[how, rank] = subprocess.Popen([sys.executable, "-c", _MEET, how], env=env, stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True)
+    done = {key: (p.communicate(timeout=120), p.returncode) for key, p in procs.items()}
+    assert [done["two_steps", r][0][0].strip() for r in (0, 1)] == ["2", "2"], done["two_steps", 0][0][1][-2000:]
+    assert done["one_step", 0][1] != 0 or done["one_step", 1][1] != 0  # the rendezvous timed out

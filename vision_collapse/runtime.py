@@ -31,6 +31,8 @@ class Runtime:
             from accelerate import Accelerator  # imported late: slow to import, and a CPU process needs none of it
             from accelerate.utils import InitProcessGroupKwargs
 
+            if launched_processes() > 1 and not torch.cuda.is_available() and not dist.is_initialized():
+                join_cpu_group(timedelta(minutes=timeout_minutes()))  # accelerate then takes this group as it is
             # Precision is the trainer's own business (train.precision), so accelerate adds no autocast.
             limit = InitProcessGroupKwargs(timeout=timedelta(minutes=timeout_minutes()))
             self.accelerator = Accelerator(mixed_precision="no", kwargs_handlers=[limit])
@@ -96,6 +98,17 @@ class Runtime:
         """The module on this device; wrapped in DistributedDataParallel when there are several processes."""
         module.to(self.device)
         return self.accelerator.prepare_model(module) if self.world > 1 else module
+
+
+def join_cpu_group(timeout: timedelta) -> None:
+    """Join the CPU processes' gloo group in two steps: first meet at rank 0's store, which waits as long as
+    WAIT_MINUTES for every process to arrive (one may still be importing torch on a busy machine), then build the
+    group whose collectives time out after `timeout`. In one step, as accelerate does it, the rendezvous itself
+    would fail when the processes arrive further apart than a short VISION_COLLAPSE_TIMEOUT_MINUTES."""
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    store = dist.TCPStore(os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500")),
+                          world, is_master=rank == 0, timeout=timedelta(minutes=WAIT_MINUTES))
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world, timeout=timeout)
 
 
 def timeout_minutes() -> float:
