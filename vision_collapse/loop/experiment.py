@@ -35,7 +35,6 @@ from vision_collapse.metrics.classifier import classifier_report
 from vision_collapse.metrics.evaluate import Reference, build_reference
 from vision_collapse.metrics.junk import recogniser_report
 from vision_collapse.models import build_model
-from vision_collapse.models.dit_base import DiTStart, check_start, prepare_start
 from vision_collapse.models.training import uses_bf16
 from vision_collapse.runtime import runtime
 
@@ -163,7 +162,11 @@ def run_experiment(
     if cfg.loop.filter == "watermark":  # a size the watermark refuses is a setting error, known before any work
         web_size(real.subset.images.shape[-1], cfg.loop.watermark_upsample)
     # a DiT's pretrained folder, class map and resolution are checked before the folder is written
-    start: DiTStart | None = check_start(cfg, real.pool, run, force) if cfg.model.kind == "dit" else None
+    start = None
+    if cfg.model.kind == "dit":  # imported here: diffusers' DiT takes seconds to import, and no other kind needs it
+        from vision_collapse.models.dit_base import check_start, prepare_start
+
+        start = check_start(cfg, real.pool, run, force)
     rt.on_main(lambda: rf.prepare_run_folder(cfg, run, force))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)

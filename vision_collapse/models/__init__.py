@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Protocol
 
@@ -10,12 +11,7 @@ import torch
 
 from vision_collapse.config import ExperimentConfig, ModelConfig, TrainConfig
 from vision_collapse.data.images import LabelledImages
-from vision_collapse.models.diffusion import DiffusionModel
-from vision_collapse.models.dit import DiTModel
-from vision_collapse.models.gmm import GMMModel
-from vision_collapse.models.real import RealGenerator
 from vision_collapse.models.training import TrainingDiverged, uses_bf16
-from vision_collapse.models.vae import VAEModel
 
 
 class GenerativeModel(Protocol):
@@ -38,8 +34,25 @@ class GenerativeModel(Protocol):
         """Read a folder that `save` wrote."""
 
 
-MODELS: dict[str, type] = {"diffusion": DiffusionModel, "dit": DiTModel, "vae": VAEModel, "gmm": GMMModel,
-                           "real": RealGenerator}
+# model.kind -> (module, class). Imported on first use: diffusers' models take seconds to import, and a GMM, VAE
+# or perfect-generator run needs none of them.
+MODELS: dict[str, tuple[str, str]] = {"diffusion": ("diffusion", "DiffusionModel"), "dit": ("dit", "DiTModel"),
+                                      "vae": ("vae", "VAEModel"), "gmm": ("gmm", "GMMModel"),
+                                      "real": ("real", "RealGenerator")}
+
+
+def model_class(kind: str) -> type:
+    """The class of model.kind `kind`, its module imported now."""
+    module, name = MODELS[kind]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __getattr__(name: str) -> type:
+    """The model classes by name (DiffusionModel, DiTModel, ...), imported when first asked for."""
+    for kind, (_, cls) in MODELS.items():
+        if cls == name:
+            return model_class(kind)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _perfect(perfect: LabelledImages | None) -> LabelledImages:
@@ -54,10 +67,10 @@ def build_model(cfg: ExperimentConfig, resolution: int, channels: int, num_class
     """A fresh, untrained model of kind model.kind (for dit: the start RUN/dit.json records, so `run` is needed;
     for real: the held-out split `perfect` it draws from), sampling in the precision train.precision resolves to."""
     if cfg.model.kind == "real":
-        return RealGenerator(cfg.model, _perfect(perfect), num_classes, cfg.conditional)
+        return model_class("real")(cfg.model, _perfect(perfect), num_classes, cfg.conditional)
     if cfg.model.kind == "dit":
-        return DiTModel.build(cfg.model, resolution, channels, cfg.conditional, uses_bf16(cfg.train), run)
-    return MODELS[cfg.model.kind](cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
+        return model_class("dit").build(cfg.model, resolution, channels, cfg.conditional, uses_bf16(cfg.train), run)
+    return model_class(cfg.model.kind)(cfg.model, resolution, channels, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
 def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int,
@@ -65,9 +78,8 @@ def load_model(directory: Path, cfg: ExperimentConfig, num_classes: int,
     """A model of kind model.kind read back from the folder its `save` wrote, sampling as it did in the loop (for
     real: from the held-out split `perfect`)."""
     if cfg.model.kind == "real":
-        return RealGenerator.load(directory, cfg.model, _perfect(perfect), num_classes, cfg.conditional)
-    return MODELS[cfg.model.kind].load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
+        return model_class("real").load(directory, cfg.model, _perfect(perfect), num_classes, cfg.conditional)
+    return model_class(cfg.model.kind).load(directory, cfg.model, num_classes, cfg.conditional, uses_bf16(cfg.train))
 
 
-__all__ = ["MODELS", "DiTModel", "DiffusionModel", "GMMModel", "GenerativeModel", "RealGenerator", "TrainingDiverged",
-           "VAEModel", "build_model", "load_model"]
+__all__ = ["MODELS", "GenerativeModel", "TrainingDiverged", "build_model", "load_model", "model_class"]
