@@ -15,12 +15,12 @@ generation of the reference, is what the sampler costs.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 from pathlib import Path
 
 import numpy as np
 
+from vision_collapse import run_folder as rf
 from vision_collapse.metrics.aggregate import ci_columns, ci_text, mean_ci
 
 FIXED, FRESH = "dose_1", "reference"
@@ -28,8 +28,8 @@ DEFAULT = ("results/remedies/digits", "results/remedies/digits-replicate")
 
 
 def _column(path: Path, key: str) -> np.ndarray:
-    with open(path, newline="") as f:
-        return np.array([float(r[key]) for r in csv.DictReader(f)])
+    """One column of a kept table, as floats."""
+    return np.array([float(r[key]) for r in rf.read_table(path)])
 
 
 def shares(folders: list[Path], arm: str, key: str) -> np.ndarray:

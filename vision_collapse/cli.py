@@ -186,8 +186,7 @@ def _run_seeds(config_path: Path | None, overrides: list[str], seeds: list[int],
                         "seed folders to start over instead")
     rf.check_multiseed_root(out)
     here = None if as_jobs else InProcess(force, render_generation, draw_plots, name)
-    run_arms(config_path or (DEFAULT_CONFIG if as_jobs else None), overrides, [Arm("")], seeds, out, launch,
-             here=here)
+    run_arms(config_path, overrides, [Arm("")], seeds, out, launch, here=here)
     if as_jobs:
         draw_plots(out)
     _say(f"done: {out}  (seed_*/, aggregate.csv, plots/, verdict.md)")

@@ -72,6 +72,11 @@ def run_folder(out: Path, arm: Arm, seed: int | None) -> Path:
     return Path(out) / arm.name if seed is None else rf.seed_dir(Path(out) / arm.name, seed)
 
 
+def _runs_per_arm(seeds: list[int] | None) -> list[int | None]:
+    """The seeds each arm runs; [None] (one single run) when `seeds` is None, and none for an empty list."""
+    return [None] if seeds is None else list(seeds)
+
+
 def run_arms(
     config: Path | None,  # None: the built-in defaults
     overrides: list[str],  # the user's KEY=VALUE overrides, shared by every arm
@@ -92,10 +97,10 @@ def run_arms(
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
     todo = [Job("_".join(filter(None, (arm.name, "" if s is None else f"seed_{s}"))),
                 _job_command(config, overrides, arm, s, run_folder(out, arm, s)), processes[arm.name])
-            for arm in arms for s in (seeds or [None]) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
+            for arm in arms for s in _runs_per_arm(seeds) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
     at_once = launch.processes(max(processes.values()))
     where = f"{at_once} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
-    log(f"{len(arms)} arm(s) x {len(seeds or [None])} seed(s): {len(todo)} run(s) to do, {where}")
+    log(f"{len(arms)} arm(s) x {len(_runs_per_arm(seeds))} seed(s): {len(todo)} run(s) to do, {where}")
     for arm in arms:
         (out / arm.name).mkdir(parents=True, exist_ok=True)
     failed = run_jobs(todo, out / rf.ARM_LOGS, launch, log)
@@ -122,7 +127,7 @@ def _run_here(config: Path | None, overrides: list[str], arms: list[Arm], seeds:
     the main one writes the aggregates."""
     rt = runtime()
     for arm in arms:
-        for s in seeds or [None]:
+        for s in _runs_per_arm(seeds):
             folder = run_folder(out, arm, s)
             if rt.is_main and s is not None:
                 log(f"seed {s} -> {folder}")
