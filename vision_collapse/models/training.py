@@ -12,7 +12,6 @@ from typing import Callable
 
 import torch
 import torch.distributed as dist
-from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 
 from vision_collapse.config import TrainConfig
@@ -161,6 +160,8 @@ def optimise(
         model = torch.compile(model)
     params = [p for p in module.parameters() if p.requires_grad]  # LoRA: the adapters alone
     opt = torch.optim.AdamW(params, lr=train.lr, weight_decay=0.0, fused=compute_device().type == "cuda")
+    from diffusers.optimization import get_scheduler  # here: a GMM or VAE run need not import diffusers (2-3 s)
+
     lr_sched = get_scheduler("cosine", opt, num_warmup_steps=min(train.warmup_steps, steps // 2),
                              num_training_steps=steps)
     modules = checkpoint.stateful if checkpoint else {}
