@@ -77,7 +77,7 @@ def study_parts(name: str, part: str | None) -> tuple[Part, ...]:
     return parts
 
 
-def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path, jobs: int = 1,
+def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path, jobs=1,  # as run_arms' launch
               run: bool = True) -> None:
     """Seed `work` from `kept` (results/<study>), run `parts` over `seeds` there (each part's table over those and
     every seed already kept), and keep the slice's small files and the tables back in `kept`."""

@@ -1,5 +1,7 @@
 """Each cause's switch turns it truly off, and the new samplers and curations do what they say."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -208,15 +210,21 @@ def test_original_exact_carries_the_real_counts_and_within_class_numbers_are_wri
 def test_attribute_runs_each_cause_off_and_resumes(tmp_path, capsys):
     from vision_collapse.cli import main
     from vision_collapse.metrics.aggregate import mean_ci
+    from vision_collapse.studies.arms import InProcess
+    from vision_collapse.studies.attribute import attribute
 
     from helpers import FAST_GMM, rows
 
     out = tmp_path / "attribution"
     # Labels at the real counts exactly: curation is the one active cause, so two arms of two seeds each, and the
     # pipeline through the perfect generator.
-    argv = ["attribute", "configs/curated-gmm.yaml", *FAST_GMM, "loop.label_sampling=original_exact", "--seeds", "0-1",
-            "--jobs", "2", "--out", str(out)]
+    overrides = [*FAST_GMM, "loop.label_sampling=original_exact"]
+    # the runs in this process (launching has its own tests), then the command, which finds them done
+    attribute(Path("configs/curated-gmm.yaml"), overrides, [0, 1], out, InProcess())
+    argv = ["attribute", "configs/curated-gmm.yaml", *overrides, "--seeds", "0-1", "--jobs", "2", "--out", str(out)]
+    capsys.readouterr()
     assert main(argv) == 0
+    assert "0 run(s) to do, 2 at a time" in capsys.readouterr().out
     table = {r["arm"]: r for r in rows(out / "attribution.csv")}
     assert list(table) == ["as_configured", "no_curation", "perfect_generator"]
     assert (out / "attribution.png").stat().st_size > 0

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vision_collapse.studies.arms import InProcess
+
 from helpers import FAST_GMM, rows
 
 TINY = ("configs/neutral.yaml", (*FAST_GMM, "loop.generations=1"))
@@ -27,20 +29,23 @@ def test_a_kept_slice_is_never_run_again_and_the_table_covers_every_kept_seed(tm
     config, overrides = TINY
     part = study.Part("dose", config, overrides, only="keep_real", dose="loop.real_fraction=0,0.5")
     monkeypatch.setitem(study.STUDIES, "tiny", (part,))
-    results = tmp_path / "results"
-    args = ["tiny", "--results", str(results)]
-    assert study.main([*args, "--seeds", "0", "--work", str(tmp_path / "first")]) == 0
+    kept = tmp_path / "results" / "tiny"
+
+    def slice_(seeds, work, parts=(part,)):  # the runs in this process: what is tested is the slicing, not launching
+        study.run_study(parts, seeds, kept, tmp_path / work, InProcess())
+
+    slice_([0], "first")
     assert "3 run(s) to do" in capsys.readouterr().out  # the reference and two doses
-    kept = results / "tiny"
     assert [r["seeds"] for r in rows(kept / "dose.csv")] == ["1", "1"]
     assert not list(kept.rglob("*.pt")) and not list(kept.rglob("*.png")) and not list(kept.rglob("run.json"))
     seed0 = {p: p.read_bytes() for p in kept.glob("*/seed_0/*")}
     # a new work folder, as on a fresh clone: seed 0 comes from results/ and only seed 1 runs
-    assert study.main([*args, "--seeds", "0-1", "--work", str(tmp_path / "second")]) == 0
+    slice_([0, 1], "second")
     assert "3 run(s) to do" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in kept.glob("*/seed_0/*")} == seed0
-    assert study.main([*args, "--seeds", "0-1", "--work", str(tmp_path / "third")]) == 0
-    assert "0 run(s) to do" in capsys.readouterr().out
+    argv = ["tiny", "--results", str(tmp_path / "results"), "--seeds", "0-1", "--work", str(tmp_path / "third")]
+    assert study.main(argv) == 0  # the command line, as jobs: nothing left to run
+    assert "0 run(s) to do, 1 at a time" in capsys.readouterr().out
     table = rows(kept / "dose.csv")
     assert [r["seeds"] for r in table] == ["2", "2"]
     for r in table:  # the table over both kept seeds, from the kept summaries alone
@@ -49,8 +54,7 @@ def test_a_kept_slice_is_never_run_again_and_the_table_covers_every_kept_seed(tm
         assert float(r["tail_last"]) == pytest.approx(np.mean(tails), abs=1e-6)
     # a part new to the study runs its slice's seeds only, not every seed the other part kept
     more = study.Part("more", config, overrides, only="keep_real", dose="loop.real_fraction=0,0.25")
-    monkeypatch.setitem(study.STUDIES, "tiny", (part, more))
-    assert study.main([*args, "--part", "more", "--seeds", "0", "--work", str(tmp_path / "fourth")]) == 0
+    slice_([0], "fourth", (more,))
     assert "1 run(s) to do" in capsys.readouterr().out  # dose 0.25 at seed 0 (its reference and dose 0 are kept)
     assert sorted(p.parent.name for p in kept.glob("dose_0.25/seed_*/DONE")) == ["seed_0"]
 

@@ -30,13 +30,20 @@ def _change(run: Path, key: str) -> float:
 
 @pytest.mark.slow
 def test_a_tiny_survey_gives_paired_model_effects_against_the_perfect_generator(tmp_path, capsys):
+    from vision_collapse.studies.arms import InProcess
+
     survey = _survey()
     out = tmp_path / "survey"
+    sets = ["loop.generations=2", "eval.chance_chains=199", "eval.floor_draws=10", "judge.epochs=2",
+            "eval.samples_per_class=10"]
+    # the runs in this process (launching has its own tests), then the command, which finds them done
+    survey.survey_rows("digits", ["perfect", "gmm"], ["none", "combination"], [0, 1], out, InProcess(), sets, True)
     argv = ["--datasets", "digits", "--models", "perfect,gmm", "--arms", "none,combination", "--seeds", "0-1",
-            "--set", "loop.generations=2", "--set", "eval.chance_chains=199", "--set", "eval.floor_draws=10",
-            "--set", "judge.epochs=2", "--set", "eval.samples_per_class=10", "--jobs", "2", "--out", str(out),
+            *(a for o in sets for a in ("--set", o)), "--jobs", "2", "--out", str(out),
             "--write", str(tmp_path / "survey.md")]
+    capsys.readouterr()
     assert survey.main(argv) == 0
+    assert "0 run(s) to do, 2 at a time" in capsys.readouterr().out
     table = {(r["model"], r["arm"]): r for r in rows(out / "digits" / "survey.csv")}
     assert set(table) == {("perfect", "none"), ("perfect", "combination"), ("gmm", "none"), ("gmm", "combination")}
     for arm, twin in (("none", "none"), ("combination", "combination")):

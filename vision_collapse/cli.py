@@ -185,8 +185,8 @@ def _run_seeds(config_path: Path | None, overrides: list[str], seeds: list[int],
         raise UserError("--force starts seeds over one at a time; with --jobs, --gpus or --launcher, delete the "
                         "seed folders to start over instead")
     rf.check_multiseed_root(out)
-    here = None if as_jobs else InProcess(force, render_generation, draw_plots, name)
-    run_arms(config_path, overrides, [Arm("")], seeds, out, launch, here=here)
+    run_arms(config_path, overrides, [Arm("")], seeds, out,
+             launch if as_jobs else InProcess(force, render_generation, draw_plots, name))
     if as_jobs:
         draw_plots(out)
     _say(f"done: {out}  (seed_*/, aggregate.csv, plots/, verdict.md)")
@@ -203,8 +203,7 @@ def _run_twin(config_path: Path | None, overrides: list[str], out: Path, force: 
 
     perfect_twin_config(config_path, overrides)  # one line, before anything runs, if it holds out no images
     model, twin = Arm(out.name), Arm(out.name + "_perfect", PERFECT_OVERRIDES, "perfect generator")
-    run_arms(config_path, overrides, [model, twin], None, out.parent, 1, here=InProcess(force, render_generation,
-                                                                                       name=name))
+    run_arms(config_path, overrides, [model, twin], None, out.parent, InProcess(force, render_generation, name=name))
     run, perfect_run = out, out.with_name(twin.name)
     _say(f"done: {run}  (metrics.csv, summary.csv, plots/, gen_*/, verdict.md)")
     _say_verdict(run)

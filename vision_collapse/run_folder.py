@@ -192,6 +192,17 @@ def read_config(run: Path) -> ExperimentConfig:
     return config_from_yaml_text((single / CONFIG).read_text())
 
 
+def finished_with(run: Path, cfg: ExperimentConfig) -> bool:
+    """Whether RUN is a finished run (DONE) made with exactly `cfg`: nothing is left to do there."""
+    run = Path(run)
+    if not (run / DONE).is_file() or not (run / CONFIG).is_file():
+        return False
+    try:
+        return config_from_yaml_text((run / CONFIG).read_text()) == cfg
+    except UserError:  # unreadable: prepare_run_folder says so
+        return False
+
+
 def prepare_run_folder(cfg: ExperimentConfig, run: Path, force: bool) -> None:
     """Create the run folder, or check that an existing one holds the same config so it can be resumed."""
     config_path = Path(run) / CONFIG

@@ -83,24 +83,27 @@ def run_arms(
     arms: list[Arm],
     seeds: list[int] | None,  # None: one single run per arm, at the config's seed
     out: Path,
-    launch: Launch | int,  # how jobs start; an int: that many local processes at once
+    launch: Launch | int | InProcess,  # how runs start: a launcher's jobs, an int: that many local processes at
+    # once, or InProcess: one at a time in this process
     log: Callable[[str], None] = print,
-    here: InProcess | None = None,  # given: run one at a time in this process instead of as jobs
 ) -> None:
     """Run (or resume) every arm and seed into run_folder(OUT, arm, seed), then write each arm's aggregate.csv."""
     processes = check_arms(config, overrides, arms)
     out = Path(out)
-    if here is not None:
-        _run_here(config, overrides, arms, seeds, out, here, log)
+    todo = [(arm, s) for arm in arms for s in _runs_per_arm(seeds) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
+    if isinstance(launch, InProcess):
+        if runtime().is_main:
+            log(_to_do(arms, seeds, todo, "one at a time in this process"))
+        _run_here(config, overrides, arms, seeds, out, launch, log)
         return
     launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
+    at_once = launch.processes(max(processes.values()))
+    log(_to_do(arms, seeds, todo, f"{at_once} at a time" if launch.launcher == "local"
+               else "as a SLURM job array (submitit)"))
     todo = [Job("_".join(filter(None, (arm.name, "" if s is None else f"seed_{s}"))),
                 _job_command(config, overrides, arm, s, run_folder(out, arm, s)), processes[arm.name])
-            for arm in arms for s in _runs_per_arm(seeds) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
-    at_once = launch.processes(max(processes.values()))
-    where = f"{at_once} at a time" if launch.launcher == "local" else "as a SLURM job array (submitit)"
-    log(f"{len(arms)} arm(s) x {len(_runs_per_arm(seeds))} seed(s): {len(todo)} run(s) to do, {where}")
+            for arm, s in todo]
     for arm in arms:
         (out / arm.name).mkdir(parents=True, exist_ok=True)
     failed = run_jobs(todo, out / rf.ARM_LOGS, launch, log)
@@ -110,6 +113,11 @@ def run_arms(
     if failed:
         raise UserError(f"{len(failed)} run(s) failed, e.g. {failed[0]}; see {out / rf.ARM_LOGS}, fix it and re-run "
                         "to resume")
+
+
+def _to_do(arms: list[Arm], seeds: list[int] | None, todo: list, where: str) -> str:
+    """The line saying how many runs are left and how they start."""
+    return f"{len(arms)} arm(s) x {len(_runs_per_arm(seeds))} seed(s): {len(todo)} run(s) to do, {where}"
 
 
 def _aggregate(root: Path, seeds: list[int], after: Callable[[Path], None] | None = None) -> None:
@@ -133,7 +141,11 @@ def _run_here(config: Path | None, overrides: list[str], arms: list[Arm], seeds:
                 log(f"seed {s} -> {folder}")
             cfg = load_config(config, [*overrides, *arm.overrides, *([] if s is None else [f"seed={s}"])])
             name = f"{here.name} ({arm.label})" if arm.label else here.name
-            run_experiment(cfg, folder, here.force, log, here.after_generation, name)
+            # a finished run is not entered again, as a job would not be started: a study's kept seed holds only
+            # its small files, and stays exactly as kept; one made with another config still gets run_experiment's
+            # refusal (or --force)
+            if here.force or not rf.finished_with(folder, cfg):
+                run_experiment(cfg, folder, here.force, log, here.after_generation, name)
             if s is not None:
                 rt.on_main(lambda: _aggregate(out / arm.name, seeds, here.after_aggregate))
 

@@ -53,7 +53,7 @@ def attribute(
     overrides: list[str],
     seeds: list[int],
     out: Path,  # OUT/<arm>/seed_<s>/ per run, OUT/attribution.csv
-    launch,  # a studies.launch.Launch, or an int: that many local processes at once
+    launch,  # how runs start (studies.arms.run_arms): a Launch, an int of local processes, or InProcess
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Run (or resume) every arm over `seeds` and write OUT/attribution.csv; returns its rows."""

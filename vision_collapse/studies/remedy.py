@@ -188,7 +188,7 @@ def remedy(
     overrides: list[str],
     seeds: list[int],
     out: Path,  # OUT/<arm>/seed_<s>/ per run, OUT/remedies.csv (or OUT/dose.csv)
-    launch,  # a studies.launch.Launch, or an int: that many local processes at once
+    launch,  # how runs start (studies.arms.run_arms): a Launch, an int of local processes, or InProcess
     only: str | None = None,  # comma-separated remedy names; None: every remedy
     dose: str | None = None,  # KEY=V1,V2,...: one arm per value instead of one per remedy
     log: Callable[[str], None] = print,
