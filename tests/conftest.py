@@ -15,6 +15,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from helpers import FAST_GMM
 
 
+def pytest_collection_modifyitems(items):
+    """Slow tests first (in their file order): the two workers then end on short tests, not one of them on a long
+    end-to-end run while the other sits idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Point the judge cache at a temporary folder shared by the session's tests."""
