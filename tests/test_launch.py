@@ -77,7 +77,19 @@ def test_a_job_with_several_processes_takes_a_block_of_gpus(tmp_path):
     assert ln.Launch(gpus=(0, 1, 2, 3)).processes(2) == 2 and ln.Launch(jobs=3).processes(2) == 3
 
 
-def test_run_seeds_as_jobs_makes_the_folder_one_process_makes(tmp_path):
+@pytest.fixture
+def one_thread():
+    """torch on one thread in this process, as each of two jobs on two cores is (OMP_NUM_THREADS=1), then back:
+    float sums then differ only by process, not by thread count (outside xdist, torch here takes both cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_seeds_as_jobs_makes_the_folder_one_process_makes(tmp_path, one_thread):
     one, jobs = tmp_path / "one", tmp_path / "jobs"
     assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--out", str(one)]) == 0
     assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--jobs", "2", "--out", str(jobs)]) == 0
