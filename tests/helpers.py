@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 
@@ -18,6 +19,22 @@ FAST_GMM = ["model.kind=gmm", "model.guidance_scale=1", "judge.epochs=2", "loop.
 # A tiny 8x8 diffusion run: a 2-level UNet of widths 8 and 16, a few steps of everything.
 TINY_DIFFUSION = ["model.channels=[8,16]", "model.sampling_steps=3", "model.guidance_scale=1", "train.steps=15",
                   "train.batch_size=16", "judge.epochs=2", "loop.generations=2", *LIGHT_RUN]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch and numpy's BLAS on one thread in this process, as each of two jobs on two cores is (OMP_NUM_THREADS=1),
+    then back: runs made here then match a job's to the last digit, also outside xdist (where both take 2 cores)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fake_samples(real, generation: int):

@@ -10,7 +10,7 @@ import pytest
 from vision_collapse.cli import main
 from vision_collapse.studies import launch as ln
 
-from helpers import FAST_GMM
+from helpers import FAST_GMM, one_thread
 
 
 def _recorder(path: Path) -> list[str]:
@@ -77,21 +77,10 @@ def test_a_job_with_several_processes_takes_a_block_of_gpus(tmp_path):
     assert ln.Launch(gpus=(0, 1, 2, 3)).processes(2) == 2 and ln.Launch(jobs=3).processes(2) == 3
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread in this process, as each of two jobs on two cores is (OMP_NUM_THREADS=1), then back:
-    float sums then differ only by process, not by thread count (outside xdist, torch here takes both cores)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_run_seeds_as_jobs_makes_the_folder_one_process_makes(tmp_path, one_thread):
+def test_run_seeds_as_jobs_makes_the_folder_one_process_makes(tmp_path):
     one, jobs = tmp_path / "one", tmp_path / "jobs"
-    assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--out", str(one)]) == 0
+    with one_thread():
+        assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--out", str(one)]) == 0
     assert main(["run", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0,1", "--jobs", "2", "--out", str(jobs)]) == 0
     assert (jobs / "logs" / "seed_0.log").is_file() and (jobs / "DONE").is_file()
     for name in ("aggregate.csv", "seed_0/metrics.csv", "seed_1/summary.csv"):

@@ -19,9 +19,10 @@ from vision_collapse.config.remedies import remedy_named
 from vision_collapse.data.images import LabelledImages
 from vision_collapse.loop import correction as corr
 from vision_collapse.models.training import batch_generator, class_weights
-from vision_collapse.studies.arms import Arm, _job_command
+from vision_collapse.studies.arms import Arm, InProcess, _job_command
+from vision_collapse.studies.remedy import remedy
 
-from helpers import FAST_GMM, rows
+from helpers import FAST_GMM, one_thread, rows
 
 
 class PixelLabeller:
@@ -251,8 +252,12 @@ def remedy_folder(tmp_path_factory, worker_id):
     out = shared / "remedies"
     common = ["remedy", "configs/neutral.yaml", *FAST_GMM, "--seeds", "0-1", "--jobs", "2", "--out", str(out)]
     with FileLock(str(shared / "remedies.lock")):
-        if not (out / "dose.csv").is_file():
-            assert main([*common, "--only", "keep_real,class_balanced"]) == 0
+        if not (out / "dose.csv").is_file():  # the runs in this process, to the last digit as jobs would make them
+            args = (Path("configs/neutral.yaml"), FAST_GMM, [0, 1], out, InProcess())
+            with one_thread():
+                remedy(*args, only="keep_real,class_balanced")
+                remedy(*args, only="keep_real", dose="loop.real_fraction=0.1,0.5")
+            # the command over the finished runs: nothing to run, the table and its plot
             assert main([*common, "--only", "keep_real", "--dose", "loop.real_fraction=0.1,0.5"]) == 0
     return out, common
 
@@ -343,6 +348,7 @@ def test_a_submitit_array_gives_the_local_runs_and_resumes(remedy_folder, tmp_pa
     invocation submits nothing, and a job killed mid-run is finished by the same command."""
     pytest.importorskip("submitit")
     monkeypatch.setenv("VISION_COLLAPSE_SUBMITIT_CLUSTER", "local")  # no SLURM needed
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the local array's jobs on one thread each, as the fixture's runs
     local, _ = remedy_folder
     cluster = tmp_path / "cluster"
     command = ["remedy", "configs/neutral.yaml", *FAST_GMM, "--only", "keep_real", "--seeds", "0",
