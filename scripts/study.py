@@ -77,7 +77,8 @@ def study_parts(name: str, part: str | None) -> tuple[Part, ...]:
     return parts
 
 
-def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path, jobs=1,  # as run_arms' launch
+def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path,
+              launch=1,  # how runs start (studies.arms.run_arms): an int of local processes, a Launch, or InProcess
               run: bool = True) -> None:
     """Seed `work` from `kept` (results/<study>), run `parts` over `seeds` there (each part's table over those and
     every seed already kept), and keep the slice's small files and the tables back in `kept`."""
@@ -88,9 +89,9 @@ def run_study(parts: tuple[Part, ...], seeds: list[int], kept: Path, work: Path,
     for part in parts:
         args = (Path(part.config), list(part.overrides))
         if run:  # this slice's seeds only: a part new to the study must not run the seeds other parts kept
-            remedy(*args, seeds, work, jobs, part.only, part.dose)
+            remedy(*args, seeds, work, launch, part.only, part.dose)
         # the table over every kept seed, from the small files alone, which is all a kept seed has
-        remedy(*args, sorted(done | set(seeds)), work, jobs, part.only, part.dose, run=False)
+        remedy(*args, sorted(done | set(seeds)), work, launch, part.only, part.dose, run=False)
     keep(work, kept)
 
 

@@ -192,15 +192,17 @@ def read_config(run: Path) -> ExperimentConfig:
     return config_from_yaml_text((single / CONFIG).read_text())
 
 
+def stored_config(run: Path) -> ExperimentConfig | None:
+    """The config RUN/config.yaml holds; None when there is none or it is unreadable."""
+    try:
+        return config_from_yaml_text((Path(run) / CONFIG).read_text())
+    except (OSError, UserError):
+        return None
+
+
 def finished_with(run: Path, cfg: ExperimentConfig) -> bool:
     """Whether RUN is a finished run (DONE) made with exactly `cfg`: nothing is left to do there."""
-    run = Path(run)
-    if not (run / DONE).is_file() or not (run / CONFIG).is_file():
-        return False
-    try:
-        return config_from_yaml_text((run / CONFIG).read_text()) == cfg
-    except UserError:  # unreadable: prepare_run_folder says so
-        return False
+    return (Path(run) / DONE).is_file() and stored_config(run) == cfg
 
 
 def prepare_run_folder(cfg: ExperimentConfig, run: Path, force: bool) -> None:
@@ -212,10 +214,7 @@ def prepare_run_folder(cfg: ExperimentConfig, run: Path, force: bool) -> None:
         # Not ours: never write into, let alone --force-delete, a folder holding someone else's files.
         raise UserError(f"--out {str(run)!r} is not empty and holds no run; choose an empty or new folder")
     if config_path.is_file() and not force:
-        try:
-            old = config_from_yaml_text(config_path.read_text())
-        except UserError:
-            old = None
+        old = stored_config(run)
         if old != cfg:
             changes = "; ".join(diff_configs(old, cfg)) if old is not None else "its config.yaml is unreadable"
             raise UserError(

@@ -90,12 +90,10 @@ def run_arms(
     """Run (or resume) every arm and seed into run_folder(OUT, arm, seed), then write each arm's aggregate.csv."""
     processes = check_arms(config, overrides, arms)
     out = Path(out)
-    todo = [(arm, s) for arm in arms for s in _runs_per_arm(seeds) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
     if isinstance(launch, InProcess):
-        if runtime().is_main:
-            log(_to_do(arms, seeds, todo, "one at a time in this process"))
         _run_here(config, overrides, arms, seeds, out, launch, log)
         return
+    todo = [(arm, s) for arm in arms for s in _runs_per_arm(seeds) if not (run_folder(out, arm, s) / rf.DONE).is_file()]
     launch = Launch(jobs=launch) if isinstance(launch, int) else launch
     (out / rf.ARM_LOGS).mkdir(parents=True, exist_ok=True)
     at_once = launch.processes(max(processes.values()))
@@ -134,20 +132,22 @@ def _run_here(config: Path | None, overrides: list[str], arms: list[Arm], seeds:
     """run_arms in this process, one run at a time: every rank of a DDP launch runs each run together, and only
     the main one writes the aggregates."""
     rt = runtime()
-    for arm in arms:
-        for s in _runs_per_arm(seeds):
-            folder = run_folder(out, arm, s)
-            if rt.is_main and s is not None:
-                log(f"seed {s} -> {folder}")
-            cfg = load_config(config, [*overrides, *arm.overrides, *([] if s is None else [f"seed={s}"])])
-            name = f"{here.name} ({arm.label})" if arm.label else here.name
-            # a finished run is not entered again, as a job would not be started: a study's kept seed holds only
-            # its small files, and stays exactly as kept; one made with another config still gets run_experiment's
-            # refusal (or --force)
-            if here.force or not rf.finished_with(folder, cfg):
-                run_experiment(cfg, folder, here.force, log, here.after_generation, name)
-            if s is not None:
-                rt.on_main(lambda: _aggregate(out / arm.name, seeds, here.after_aggregate))
+    runs = [(arm, s, load_config(config, [*overrides, *arm.overrides, *([] if s is None else [f"seed={s}"])]))
+            for arm in arms for s in _runs_per_arm(seeds)]
+    # a finished run is not entered again, as a job would not be started: a study's kept seed holds only its small
+    # files, and stays exactly as kept; one made with another config still gets run_experiment's refusal (or --force)
+    todo = [(arm, s) for arm, s, cfg in runs if here.force or not rf.finished_with(run_folder(out, arm, s), cfg)]
+    if rt.is_main:
+        log(_to_do(arms, seeds, todo, "one at a time in this process"))
+    for arm, s, cfg in runs:
+        folder = run_folder(out, arm, s)
+        if rt.is_main and s is not None:
+            log(f"seed {s} -> {folder}")
+        if (arm, s) in todo:
+            run_experiment(cfg, folder, here.force, log, here.after_generation,
+                           f"{here.name} ({arm.label})" if arm.label else here.name)
+        if s is not None:
+            rt.on_main(lambda: _aggregate(out / arm.name, seeds, here.after_aggregate))
 
 
 ARM = "arm"  # in arm_table's `minus`: the row's own arm
